@@ -1,0 +1,58 @@
+/// Who the initiator authenticates as: user, domain, workstation and the password's hashes.
+///
+/// A password given here is converted to its NT (and LM) hash at once and not kept.
+/// The NTLMv2 response key (NTOWFv2) is computed once here too, since it depends only on the
+/// credential, which makes each later handshake cheap.
+public struct NTLMCredentials: Hashable, Sendable, CustomStringConvertible {
+    public let user: String
+    /// The user's domain exactly as configured. NTOWFv2 uses it as given (MS-NLMP 3.3.2),
+    /// not the server's target name.
+    public let domain: String
+    public let workstation: String
+    public let ntHash: NTHash
+    /// Present only when built from a password of at most 14 characters or given explicitly.
+    public let lmHash: LMHash?
+    /// NTOWFv2(password, user, domain).
+    let responseKeyNTv2: [UInt8]
+
+    public init(user: String, domain: String, workstation: String = "", password: Password) {
+        let lm: LMHash? = password.value.unicodeScalars.count <= 14 ? LMHash(password: password) : nil
+        self.init(user: user, domain: domain, workstation: workstation, ntHash: NTHash(password: password), lmHash: lm)
+    }
+
+    public init(user: String, domain: String, workstation: String = "", ntHash: NTHash, lmHash: LMHash? = nil) {
+        self.user = user
+        self.domain = domain
+        self.workstation = workstation
+        self.ntHash = ntHash
+        self.lmHash = lmHash
+        self.responseKeyNTv2 = NTLMCrypto.ntowfv2(ntHash: ntHash.bytes, user: user, domain: domain)
+    }
+
+    /// Parses `DOMAIN\user`, `user@domain` or a bare `user` (domain empty).
+    public static func splitUserName(_ name: String) -> (domain: String, user: String) {
+        if let slash = name.firstIndex(of: "\\") {
+            return (String(name[..<slash]), String(name[name.index(after: slash)...]))
+        }
+        if let at = name.lastIndex(of: "@") {
+            return (String(name[name.index(after: at)...]), String(name[..<at]))
+        }
+        return ("", name)
+    }
+
+    public var description: String {
+        "NTLMCredentials(\(domain.isEmpty ? "" : domain + "\\")\(user), workstation: \(workstation), secrets redacted)"
+    }
+
+    public static func == (lhs: NTLMCredentials, rhs: NTLMCredentials) -> Bool {
+        lhs.user == rhs.user && lhs.domain == rhs.domain && lhs.workstation == rhs.workstation
+            && lhs.ntHash == rhs.ntHash && lhs.lmHash == rhs.lmHash
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(user)
+        hasher.combine(domain)
+        hasher.combine(workstation)
+        hasher.combine(ntHash)
+    }
+}

@@ -1,0 +1,416 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NTLM
+
+/// Cancels an `execute`: closes whichever connection the request is on at that moment.
+final class RequestCancellation: Sendable {
+    private let state = NIOLockedValueBox<(cancelled: Bool, connection: HTTP1Connection?)>((false, nil))
+
+    var isCancelled: Bool { state.withLockedValue { $0.cancelled } }
+
+    /// The request moved to `connection`; fails at once if it was cancelled meanwhile.
+    func use(_ connection: HTTP1Connection) throws(NTLMHTTPClientError) {
+        let cancelled = state.withLockedValue { state -> Bool in
+            if !state.cancelled { state.connection = connection }
+            return state.cancelled
+        }
+        if cancelled {
+            connection.fail(.cancelled)
+            throw .cancelled
+        }
+    }
+
+    func cancel() {
+        let connection = state.withLockedValue { state -> HTTP1Connection? in
+            state.cancelled = true
+            return state.connection
+        }
+        connection?.fail(.cancelled)
+    }
+}
+
+/// One `execute`: the legs of a request over one or more connections, as `AuthHandshake`
+/// directs. This is where its actions become I/O:
+///
+/// - `.send` goes on the current connection (or a new one if the current one cannot carry
+///   another exchange and the handshake is not in the middle of a connection-bound leg);
+/// - `.reconnect` opens a new connection;
+/// - a leg without the body carries `Content-Length: 0` and no `Expect`/`Transfer-Encoding`;
+/// - a challenge's body is read and discarded before the next leg on the same connection;
+/// - `.deliver` hands the response over and pools the connection after its body (only if
+///   HTTP/1.1 persistence allows); `.deliverRejected` delivers the 401/407 and closes.
+struct RequestExecution {
+    let client: NTLMHTTPClient
+    let request: NTLMHTTPRequest
+    let target: RequestTarget
+    let credential: HTTPCredential?
+    let deadline: NIODeadline?
+    let cancellation: RequestCancellation
+    var logger: Logger
+    var body: RequestBodyState
+    var handshake: AuthHandshake?
+    var connection: HTTP1Connection?
+    /// The last leg was a connection-bound intermediate leg (Type 1): the next must use the
+    /// same connection.
+    var midHandshake = false
+    var legs = 0
+    var legsOnConnection = 0
+    var connectionsOpened = 0
+    let baseHead: HTTPRequestHead
+    let expectsContinue: Bool
+
+    init(client: NTLMHTTPClient, request: NTLMHTTPRequest, target: RequestTarget, credential: HTTPCredential?, deadline: NIODeadline?, cancellation: RequestCancellation, logger: Logger) {
+        self.client = client
+        self.request = request
+        self.target = target
+        self.credential = credential
+        self.deadline = deadline
+        self.cancellation = cancellation
+        self.logger = logger
+        body = RequestBodyState(request.body)
+        var headers = request.headers
+        if !headers.contains(name: "host") { headers.add(name: "Host", value: target.endpoint.hostHeader) }
+        if let agent = client.configuration.userAgent, !headers.contains(name: "user-agent") {
+            headers.add(name: "User-Agent", value: agent)
+        }
+        if credential != nil { headers.remove(name: "authorization") }
+        // The body's framing is ours.
+        headers.remove(name: "content-length")
+        headers.remove(name: "transfer-encoding")
+        expectsContinue = headers["expect"].contains { $0.lowercased() == "100-continue" }
+        baseHead = HTTPRequestHead(version: .http1_1, method: request.method, uri: target.path, headers: headers)
+    }
+
+    var key: PoolKey { PoolKey(endpoint: target.endpoint, credential: credential) }
+
+    // MARK: The leg loop
+
+    mutating func run() async throws -> NTLMHTTPResponse {
+        var action: AuthHandshake.Action
+        var reused: Bool
+        if let pooled = client.pool.take(key) {
+            try cancellation.use(pooled)
+            connection = pooled
+            legsOnConnection = 0
+            reused = true
+            // The connection already carries our identity (or needed none): send the request
+            // as is; a fresh challenge on it restarts the handshake there.
+            action = startHandshake(on: pooled, preemptive: false)
+        } else {
+            let fresh = try await openConnection()
+            reused = false
+            action = startHandshake(on: fresh, preemptive: true)
+        }
+        while true {
+            let authorization: String?
+            let withBody: Bool
+            var needsNewConnection: Bool
+            switch action {
+            case .send(let value, let body):
+                authorization = value
+                withBody = body
+                needsNewConnection = false
+                // After a leg on this connection, check that it can carry another exchange.
+                if legsOnConnection > 0, let connection, await !connection.isReusable { needsNewConnection = true }
+            case .reconnect(let value, let body):
+                // The handshake restarts from its first leg on a new connection.
+                authorization = value
+                withBody = body
+                needsNewConnection = true
+                midHandshake = false
+            case .fail(let error):
+                connection?.close()
+                throw NTLMHTTPClientError.authentication(error)
+            case .deliver, .deliverRejected:
+                // Only `received` answers these, and they are handled right after it.
+                connection?.close()
+                throw NTLMHTTPClientError.remoteProtocolError("internal: no response to deliver")
+            }
+            if needsNewConnection {
+                if midHandshake {
+                    // A connection-bound leg must continue where it started.
+                    connection?.close()
+                    throw NTLMHTTPClientError.authentication(.connectionClosedDuringHandshake)
+                }
+                connection?.close()
+                let fresh = try await openConnection()
+                reused = false
+                // Bindings of the new TLS session (the same server certificate in practice);
+                // used by the authenticator the handshake starts next.
+                let bindings = channelBindings(of: fresh)
+                handshake?.channelBindings = bindings
+            }
+            guard let current = connection else { throw NTLMHTTPClientError.connectionClosed }
+            if withBody && !body.canSend {
+                current.close()
+                throw NTLMHTTPClientError.bodyNotReplayable
+            }
+
+            let start: HTTP1ConnectionHandler.ResponseStart
+            do {
+                start = try await sendLeg(authorization: authorization, withBody: withBody, on: current)
+            } catch let error as NTLMHTTPClientError where reused && error == .connectionClosed && body.canSend && request.method.isIdempotent && !cancellation.isCancelled {
+                // A pooled connection the server had closed while it was idle: start over,
+                // once, on a new connection (idempotent methods only, RFC 9110 §9.2.2: the
+                // server may have acted on a request whose answer was lost).
+                logger.debug("pooled connection was closed by the server; retrying on a new connection", metadata: ["connection": "\(current)"])
+                reused = false
+                let fresh = try await openConnection()
+                action = startHandshake(on: fresh, preemptive: true)
+                continue
+            }
+            reused = false
+            legsOnConnection += 1
+            midHandshake = authorization != nil && !withBody
+
+            guard var running = handshake else {
+                return await deliver(start, on: current, reusable: true, scheme: nil, failure: nil)
+            }
+            let head = start.head
+            let challengeValues = head.headers[running.target.challengeHeader]
+            let next = running.received(status: Int(head.status.code), challengeValues: challengeValues, connectionClosing: !head.isKeepAlive)
+            handshake = running
+            switch next {
+            case .deliver(let authenticated):
+                // The scheme that ran for this request, if credentials went with it.
+                let scheme = authorization != nil ? running.scheme : nil
+                if let scheme {
+                    logger.debug("authenticated", metadata: [
+                        "scheme": "\(scheme.rawValue)", "user": "\(running.credential.qualifiedUser)", "connection": "\(current)",
+                        "connection-bound": "\(authenticated)",
+                    ])
+                }
+                return await deliver(start, on: current, reusable: true, scheme: scheme, failure: nil)
+            case .deliverRejected(let error):
+                client.pool.forgetScheme(for: target.endpoint)
+                logger.warning("upstream rejected the credential", metadata: ["scheme": "\(running.scheme?.rawValue ?? "-")", "user": "\(running.credential.qualifiedUser)", "endpoint": "\(target.endpoint)"])
+                return await deliver(start, on: current, reusable: false, scheme: nil, failure: error)
+            case .fail(let error):
+                client.pool.forgetScheme(for: target.endpoint)
+                current.close()
+                logger.debug("authentication failed", metadata: ["error": "\(error)", "endpoint": "\(target.endpoint)"])
+                throw NTLMHTTPClientError.authentication(error)
+            case .send, .reconnect:
+                if authorization == nil, let scheme = running.scheme {
+                    // Next time, authenticate before sending the body.
+                    client.pool.remember(scheme, for: target.endpoint)
+                }
+                if !body.canSend {
+                    // Every way on needs the body again, and the stream is gone.
+                    current.close()
+                    logger.warning("the server asked for authentication after the streamed request body was sent; it is too large to resend", metadata: [
+                        "replay-buffer-limit": "\(client.configuration.replayBufferLimit)", "endpoint": "\(target.endpoint)",
+                    ])
+                    throw NTLMHTTPClientError.bodyNotReplayable
+                }
+                logChallenge(head, scheme: running.scheme, user: running.credential.qualifiedUser)
+                if case .send = next {
+                    do {
+                        try await start.body.drain(upTo: client.configuration.maximumChallengeBodyBytes)
+                    } catch let error as NTLMHTTPClientError where error != .cancelled && error != .timeout {
+                        // Too large, or the connection went away: the next leg decides whether
+                        // a new connection will do.
+                        current.close()
+                    }
+                } else {
+                    current.close()
+                }
+                action = next
+            }
+        }
+    }
+
+    /// A handshake for a request with a credential, started: preemptively with the scheme
+    /// this host asked for before (on a new connection), else plain. Without a credential
+    /// the request is sent plain and whatever comes back is delivered.
+    mutating func startHandshake(on connection: HTTP1Connection, preemptive: Bool) -> AuthHandshake.Action {
+        guard let credential else {
+            handshake = nil
+            return .send(authorization: nil, withBody: true)
+        }
+        var policy = client.configuration.authentication
+        // Basic's password is protected by TLS; the credential still has to opt in.
+        if target.endpoint.isTLS { policy.allowBasic = true }
+        var fresh = AuthHandshake(target: .origin, credential: credential, policy: policy, channelBindings: channelBindings(of: connection), targetName: "HTTP/\(target.endpoint.host)")
+        // A pooled connection carries NTLM/Negotiate identity already; Basic goes with every
+        // request.
+        let remembered = client.pool.rememberedScheme(for: target.endpoint) ?? (preemptive ? policy.preemptiveScheme : nil)
+        let scheme = preemptive || remembered == .basic ? remembered : nil
+        var action = fresh.start(preemptive: scheme)
+        if let scheme {
+            if case .fail = action {
+                // The remembered scheme does not suit this credential (Basic without a kept
+                // password): ask the server instead.
+                fresh = AuthHandshake(target: .origin, credential: credential, policy: policy, channelBindings: channelBindings(of: connection), targetName: "HTTP/\(target.endpoint.host)")
+                action = fresh.start(preemptive: nil)
+            } else {
+                logger.debug("authenticating preemptively", metadata: ["scheme": "\(scheme.rawValue)", "user": "\(credential.qualifiedUser)", "connection": "\(connection)"])
+            }
+        }
+        handshake = fresh
+        midHandshake = false
+        return action
+    }
+
+    func channelBindings(of connection: HTTP1Connection) -> ChannelBindings? {
+        client.configuration.channelBindings ? connection.channelBindings : nil
+    }
+
+    mutating func openConnection() async throws -> HTTP1Connection {
+        var timeout = TimeAmount(client.configuration.connectTimeout)
+        if let deadline {
+            let remaining = deadline - .now()
+            guard remaining > .zero else { throw NTLMHTTPClientError.timeout }
+            timeout = min(timeout, remaining)
+        }
+        let id = try client.pool.nextConnectionID()
+        let tlsContext = target.endpoint.isTLS ? try client.tlsContext() : nil
+        let fresh = try await HTTP1Connection.connect(
+            id: id, key: key, group: client.eventLoopGroup, tlsContext: tlsContext,
+            timeout: timeout, readIdleTimeout: TimeAmount(client.configuration.readIdleTimeout))
+        try client.pool.register(fresh)
+        try cancellation.use(fresh)
+        connection = fresh
+        legsOnConnection = 0
+        connectionsOpened += 1
+        logger.trace("connected", metadata: ["connection": "\(fresh)", "endpoint": "\(target.endpoint)", "tls-channel-bindings": "\(fresh.channelBindings != nil)"])
+        return fresh
+    }
+
+    // MARK: One leg
+
+    /// Sends the request once — with `authorization`, with or without its body — and
+    /// returns the response head and body stream.
+    mutating func sendLeg(authorization: String?, withBody: Bool, on connection: HTTP1Connection) async throws -> HTTP1ConnectionHandler.ResponseStart {
+        legs += 1
+        var head = baseHead
+        let authorizationHeader = handshake?.target.authorizationHeader ?? "Authorization"
+        if let authorization { head.headers.replaceOrAdd(name: authorizationHeader, value: authorization) }
+        let sendsBody = withBody && body.isPresent
+        if sendsBody {
+            if let length = body.length {
+                head.headers.replaceOrAdd(name: "Content-Length", value: String(length))
+            } else {
+                head.headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+            }
+        } else {
+            // A leg without the body (design invariant 4): Content-Length: 0, no Expect.
+            head.headers.remove(name: "expect")
+            if body.isPresent || [.POST, .PUT, .PATCH].contains(head.method) {
+                head.headers.replaceOrAdd(name: "Content-Length", value: "0")
+            }
+        }
+        guard sendsBody else {
+            return try await connection.exchange(head: head, body: nil, deadline: deadline)
+        }
+        if expectsContinue {
+            // Keep `Expect: 100-continue` on the leg with the body: the body goes after
+            // `100 Continue` (or the wait times out); a final answer instead leaves it unsent.
+            let timeout = TimeAmount(client.configuration.expectContinueTimeout)
+            let proceed = try await connection.startStreaming(head: head, deadline: deadline, expectContinueTimeout: timeout)
+            guard proceed else { return try await connection.responseHead() }
+        } else if case .bytes(let buffer) = body {
+            // Head, body and end in one write and one flush.
+            return try await connection.exchange(head: head, body: buffer, deadline: deadline)
+        } else {
+            _ = try await connection.startStreaming(head: head, deadline: deadline, expectContinueTimeout: nil)
+        }
+        do {
+            try await sendBody(on: connection, keepCopy: handshake != nil && authorization == nil)
+        } catch let error as NTLMHTTPClientError where error == .connectionClosed {
+            // The server may have answered before the whole body went out, then closed; that
+            // answer is what the caller gets.
+            return try await connection.responseHead()
+        }
+        return try await connection.responseHead()
+    }
+
+    /// Writes the body (then the end) with backpressure. A stream read now is copied while
+    /// it fits in the replay buffer when `keepCopy` (a leg that may be answered with a
+    /// challenge).
+    mutating func sendBody(on connection: HTTP1Connection, keepCopy: Bool) async throws {
+        switch body {
+        case .none, .consumed:
+            break
+        case .bytes(let buffer):
+            try await connection.sendBody(buffer)
+        case .replay(_, let chunks):
+            for chunk in chunks { try await connection.sendBody(chunk) }
+        case .fresh(let length, let makeIterator):
+            body = .consumed(length: length)
+            let limit = client.configuration.replayBufferLimit
+            var copy: [ByteBuffer]? = keepCopy ? [] : nil
+            var copied = 0
+            var sent = 0
+            let iterator = makeIterator()
+            do {
+                while let chunk = try await iterator.next() {
+                    guard chunk.readableBytes > 0 else { continue }
+                    sent += chunk.readableBytes
+                    if let length, sent > length { throw NTLMHTTPClientError.requestBodyLengthMismatch(declared: length, sent: sent) }
+                    if copy != nil {
+                        copied += chunk.readableBytes
+                        if copied <= limit { copy?.append(chunk) } else { copy = nil }
+                    }
+                    try await connection.sendBody(chunk)
+                }
+                if let length, sent != length { throw NTLMHTTPClientError.requestBodyLengthMismatch(declared: length, sent: sent) }
+            } catch let error as NTLMHTTPClientError where error == .connectionClosed {
+                throw error
+            } catch {
+                // The stream failed or lied about its length: the request cannot be completed
+                // on this connection.
+                connection.fail(error as? NTLMHTTPClientError ?? .cancelled)
+                throw error
+            }
+            if let copy { body = .replay(length: length, chunks: copy) }
+        }
+        try await connection.sendEnd()
+    }
+
+    // MARK: Delivering
+
+    func deliver(_ start: HTTP1ConnectionHandler.ResponseStart, on connection: HTTP1Connection, reusable: Bool, scheme: HTTPAuthScheme?, failure: HTTPAuthError?) async -> NTLMHTTPResponse {
+        // Awaited, so that once the caller has read the body, the connection is in the pool.
+        await connection.release(reusable: reusable)
+        let head = start.head
+        logger.debug("\(request.method) \(target.endpoint)\(pathForLog) → \(head.status.code)", metadata: [
+            "legs": "\(legs)", "connection": "\(connection)", "new-connections": "\(connectionsOpened)",
+            "scheme": "\(scheme?.rawValue ?? "-")", "user": "\(credential?.qualifiedUser ?? "-")",
+        ])
+        return NTLMHTTPResponse(status: head.status, version: head.version, headers: head.headers, body: start.body, authenticationFailure: failure, authenticationScheme: scheme)
+    }
+
+    /// The path without the query (which may carry tokens).
+    var pathForLog: String {
+        target.path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "/"
+    }
+
+    /// Logs a challenge leg: scheme, user and, for NTLM, the server's Type 2 flags by name.
+    func logChallenge(_ head: HTTPResponseHead, scheme: HTTPAuthScheme?, user: String) {
+        guard logger.logLevel <= .debug else { return }
+        var metadata: Logger.Metadata = [
+            "status": "\(head.status.code)", "scheme": "\(scheme?.rawValue ?? "-")", "user": "\(user)",
+            "closing": "\(!head.isKeepAlive)", "leg": "\(legs)",
+        ]
+        if scheme == .ntlm, let handshake,
+           let challenges = try? AuthChallenge.parse(fieldValues: head.headers[handshake.target.challengeHeader]),
+           let token = challenges.first(where: { $0.hasScheme("NTLM") })?.token68,
+           let bytes = Base64.decode(token), let type2 = try? ChallengeMessage(bytes: bytes) {
+            metadata["flags"] = "\(type2.flags.names.joined(separator: " "))"
+        }
+        logger.debug("authentication challenge", metadata: metadata)
+    }
+}
+
+extension HTTPMethod {
+    /// RFC 9110 §9.2.2.
+    var isIdempotent: Bool {
+        switch self {
+        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE: return true
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,52 @@
+/// One entry of `listeners:`: where to listen, with or without TLS, with which limits, and
+/// what to do with the connections (the mode).
+public struct ListenerConfiguration: Sendable {
+    /// What the listener does. `forward` and `pass-through` are designed but not in this
+    /// version; the loader rejects them with a clear error.
+    public enum Mode: Sendable {
+        case gateway(GatewayConfiguration)
+        case acceptor(AcceptorConfiguration)
+
+        /// `gateway` or `acceptor`, as written in the file.
+        public var name: String {
+            switch self {
+            case .gateway: return "gateway"
+            case .acceptor: return "acceptor"
+            }
+        }
+    }
+
+    /// Unique among listeners; used in logs and metrics.
+    public var name: String
+    public var address: ListenAddress
+    public var mode: Mode
+    /// HTTPS on the listening side when set.
+    public var tls: ListenerTLSConfiguration?
+    public var limits: ListenerLimits
+    /// The line of the entry in the file (for messages), if it came from one.
+    public var line: Int?
+
+    public init(
+        name: String, address: ListenAddress, mode: Mode, tls: ListenerTLSConfiguration? = nil,
+        limits: ListenerLimits = .default, line: Int? = nil
+    ) {
+        self.name = name
+        self.address = address
+        self.mode = mode
+        self.tls = tls
+        self.limits = limits
+        self.line = line
+    }
+
+    /// The gateway settings, if this is a gateway.
+    public var gateway: GatewayConfiguration? {
+        if case .gateway(let gateway) = mode { return gateway }
+        return nil
+    }
+
+    /// The acceptor settings, if this is an acceptor.
+    public var acceptor: AcceptorConfiguration? {
+        if case .acceptor(let acceptor) = mode { return acceptor }
+        return nil
+    }
+}

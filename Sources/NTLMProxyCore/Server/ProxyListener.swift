@@ -1,0 +1,166 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// What a listener does with each accepted connection (a mode: gateway, acceptor, ...).
+public protocol ConnectionHandler: Sendable {
+    /// Serves requests on `connection` until the client goes away or the handler decides to
+    /// close. Returning closes the connection.
+    func serve(_ connection: ServerConnection, logger: Logger) async
+}
+
+/// Socket-level settings of a listener.
+public struct ListenerOptions: Sendable {
+    public var host: String
+    public var port: Int
+    /// Server TLS; `nil` for plain HTTP.
+    public var tls: NIOSSLContext?
+    /// Limit on one request's header block (a bigger one is answered 431/400 and closed).
+    public var maximumHeaderBytes: Int
+    /// Connections beyond this are closed at once.
+    public var maximumConnections: Int
+    /// A connection idle this long (no bytes read) is closed.
+    public var idleTimeout: TimeAmount
+
+    public init(host: String = "127.0.0.1", port: Int, tls: NIOSSLContext? = nil, maximumHeaderBytes: Int = 64 * 1024, maximumConnections: Int = 10_000, idleTimeout: TimeAmount = .seconds(300)) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.maximumHeaderBytes = maximumHeaderBytes
+        self.maximumConnections = maximumConnections
+        self.idleTimeout = idleTimeout
+    }
+}
+
+/// A bound listening socket serving HTTP/1.1 connections with a `ConnectionHandler`.
+///
+/// ```swift
+/// let listener = try await ProxyListener.bind(options, handler: mode, logger: logger)
+/// print(listener.localAddress)
+/// try await listener.serve()          // until the task is cancelled or close() is called
+/// ```
+public final class ProxyListener: Sendable {
+    public let localAddress: SocketAddress
+    private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+    private let handler: any ConnectionHandler
+    private let logger: Logger
+    private let options: ListenerOptions
+    private let openConnections = NIOLockedValueBox(0)
+    private static let nextConnectionID = NIOLockedValueBox<UInt64>(0)
+
+    private init(localAddress: SocketAddress, serverChannel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>, handler: any ConnectionHandler, logger: Logger, options: ListenerOptions) {
+        self.localAddress = localAddress
+        self.serverChannel = serverChannel
+        self.handler = handler
+        self.logger = logger
+        self.options = options
+    }
+
+    public static func bind(_ options: ListenerOptions, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, handler: any ConnectionHandler, logger: Logger) async throws -> ProxyListener {
+        let tls = options.tls
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldSize = options.maximumHeaderBytes
+        limits.maxHeaderListSize = options.maximumHeaderBytes
+        let idleTimeout = options.idleTimeout
+        let serverChannel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+        do {
+            serverChannel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.socketOption(.so_keepalive), value: 1)
+                .bind(host: options.host, port: options.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        if let tls {
+                            try sync.addHandler(NIOSSLServerHandler(context: tls))
+                        }
+                        try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                        try sync.addHandler(CloseOnIdleHandler())
+                        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw ProxyError.bindFailed(address: "\(options.host):\(options.port)", reason: "\(error)")
+        }
+        guard let address = serverChannel.channel.localAddress else {
+            throw ProxyError.bindFailed(address: "\(options.host):\(options.port)", reason: "no local address")
+        }
+        return ProxyListener(localAddress: address, serverChannel: serverChannel, handler: handler, logger: logger, options: options)
+    }
+
+    /// The port actually bound (useful with port 0).
+    public var port: Int { localAddress.port ?? 0 }
+
+    /// Accepts and serves connections until the listener is closed or the task cancelled.
+    public func serve() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await withTaskCancellationHandler {
+                try await serverChannel.executeThenClose { inbound in
+                    for try await client in inbound {
+                        let admitted = openConnections.withLockedValue { count -> Bool in
+                            guard count < options.maximumConnections else { return false }
+                            count += 1
+                            return true
+                        }
+                        guard admitted else {
+                            logger.warning("connection refused: maximum of \(options.maximumConnections) connections reached")
+                            client.channel.close(promise: nil)
+                            continue
+                        }
+                        group.addTask {
+                            await self.serveConnection(client)
+                            self.openConnections.withLockedValue { $0 -= 1 }
+                        }
+                    }
+                }
+            } onCancel: {
+                serverChannel.channel.close(promise: nil)
+            }
+        }
+    }
+
+    /// Stops accepting; connections in progress finish their current work.
+    public func close() async {
+        try? await serverChannel.channel.close()
+    }
+
+    private func serveConnection(_ client: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        let id = Self.nextConnectionID.withLockedValue { value -> UInt64 in
+            value += 1
+            return value
+        }
+        let remote = client.channel.remoteAddress
+        var connectionLogger = logger
+        connectionLogger[metadataKey: "conn"] = "\(id)"
+        do {
+            try await client.executeThenClose { inbound, outbound in
+                let connection = ServerConnection(id: id, remoteAddress: remote, isTLS: options.tls != nil, inbound: inbound, outbound: outbound)
+                await withTaskCancellationHandler {
+                    await handler.serve(connection, logger: connectionLogger)
+                } onCancel: {
+                    client.channel.close(promise: nil)
+                }
+            }
+        } catch {
+            connectionLogger.debug("connection ended: \(error)")
+        }
+    }
+}
+
+/// Closes a connection on which nothing was read for the idle timeout.
+final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}

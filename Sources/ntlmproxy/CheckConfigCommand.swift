@@ -1,0 +1,29 @@
+import ArgumentParser
+import NTLMProxyCore
+
+/// `ntlmproxy check-config FILE`: validates a configuration file and prints what it
+/// understood, secrets redacted. Exit status 0 when valid; otherwise the error
+/// (`file:line: key.path: message`) goes to stderr and the status is 1.
+struct CheckConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate a configuration file and print what it understood (secrets redacted)."
+    )
+
+    @OptionGroup var globals: GlobalOptions
+
+    @Argument(help: "The YAML configuration file.")
+    var file: String
+
+    func run() throws {
+        LoggingSetup.bootstrap(level: globals.resolvedLogLevel())
+        let configuration: ProxyConfiguration
+        do {
+            configuration = try ConfigurationLoader().load(path: file)
+        } catch {
+            StandardError.write("\(error)\n")
+            throw ExitCode(1)
+        }
+        print(configuration.renderSummary())
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `ntlmproxy` command line: one binary, one subcommand per job.
+@main
+struct NTLMProxyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ntlmproxy",
+        abstract: "NTLM and Negotiate authentication for Linux and macOS programs.",
+        subcommands: [RunCommand.self, GatewayCommand.self, AcceptorCommand.self, DemoCommand.self, CheckConfigCommand.self, HashCommand.self]
+    )
+}
