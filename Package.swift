@@ -82,6 +82,19 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .testTarget(
+            name: "InteropTests",
+            dependencies: [
+                "NTLMProxyCore", "NTLMHTTP", "NTLM",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/InteropTests",
+            exclude: ["Resources"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

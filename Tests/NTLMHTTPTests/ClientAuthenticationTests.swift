@@ -156,6 +156,35 @@ extension ClientTests {
             }
         }
 
+        @Test func responseWithConnectionCloseIsNotPooled() async throws {
+            try await ClientFixtures.withServer { server, client in
+                let first = try await client.execute(NTLMHTTPRequest(url: server.baseURL + "/close"), credential: ClientFixtures.alice)
+                #expect(first.headers.first(name: "connection") == "close")
+                #expect(try await ClientFixtures.text(first) == "CORP\\alice\n")
+                #expect(try client.idleConnectionCount(url: server.baseURL, credential: ClientFixtures.alice) == 0)
+                // A new connection, authenticated preemptively (the scheme is remembered).
+                let second = try await client.execute(NTLMHTTPRequest(url: server.baseURL + "/whoami"), credential: ClientFixtures.alice)
+                #expect(try await ClientFixtures.text(second) == "CORP\\alice\n")
+                #expect(server.snapshot.connections == 2)
+                #expect(server.snapshot.handshakes == 2)
+                #expect(server.snapshot.offersSent == 1)
+            }
+        }
+
+        /// The client authenticates to origins; a proxy's 407 is delivered as it is.
+        @Test func proxyChallengeIsDeliveredAsIs() async throws {
+            var options = ClientTestServer.Options()
+            options.proxyAuthentication = true
+            try await ClientFixtures.withServer(options) { server, client in
+                let response = try await client.execute(NTLMHTTPRequest(url: server.baseURL + "/whoami"), credential: ClientFixtures.alice)
+                #expect(response.status == .proxyAuthenticationRequired)
+                #expect(response.headers["Proxy-Authenticate"] == ["Negotiate", "NTLM"])
+                #expect(response.authenticationFailure == nil)
+                try await response.body.drain()
+                #expect(server.snapshot.requestsWithAuthorization == 0)
+            }
+        }
+
         @Test func requestWithoutCredentialIsSentAsIs() async throws {
             try await ClientFixtures.withServer { server, client in
                 var request = NTLMHTTPRequest(url: server.baseURL + "/whoami")

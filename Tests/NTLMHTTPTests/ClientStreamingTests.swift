@@ -47,16 +47,40 @@ extension ClientTests {
             }
         }
 
-        @Test func largeStreamAnsweredByAChallengeIsNotReplayable() async throws {
+        /// The first large stream to an unknown host asks with `Expect: 100-continue`, so the
+        /// challenge comes before the body and the body is sent once.
+        @Test func firstLargeStreamProbesWithExpect() async throws {
             try await ClientFixtures.withServer { server, client in
+                let body = PatternBody(total: 5_000_000)
+                let (response, lines) = try await Self.upload(client, server, body)
+                #expect(response.status == .ok)
+                #expect(lines == ["CORP\\alice", body.sha256, "5000000"])
+                let stats = server.snapshot
+                #expect(stats.bodyBytes == 5_000_000)
+                #expect(stats.offersSent == 1)
+                #expect(stats.expectOnHandshakeLegs == 0)
+                #expect(stats.bodyOnHandshakeLegs == 0)
+                // mod_auth_gssapi-like: the challenged Expect request's connection is closed.
+                #expect(stats.connections == 2)
+            }
+        }
+
+        /// A server that ignores `Expect` and challenges after taking the body: a stream
+        /// beyond the replay buffer cannot be resent; the next request authenticates first.
+        @Test func largeStreamChallengedAfterItWasSentIsNotReplayable() async throws {
+            var options = ClientTestServer.Options()
+            options.challengeAfterBody = true
+            try await ClientFixtures.withServer(options, configure: { $0.expectContinueTimeout = .milliseconds(100) }) { server, client in
                 let body = PatternBody(total: 3_000_000)
                 await #expect(throws: NTLMHTTPClientError.bodyNotReplayable) {
                     _ = try await Self.upload(client, server, body)
                 }
+                #expect(server.snapshot.bodyBytes == 3_000_000)
                 // The scheme is remembered: the next attempt authenticates before the body.
                 let (response, lines) = try await Self.upload(client, server, body)
                 #expect(response.status == .ok)
                 #expect(lines == ["CORP\\alice", body.sha256, "3000000"])
+                #expect(server.snapshot.bodyBytes == 6_000_000)
                 #expect(server.snapshot.failedLogons == 0)
             }
         }

@@ -12,9 +12,9 @@ import NTLM
 /// NTLMUserStore), or Basic per request; optionally TLS with channel bindings enforced, or
 /// 407/Proxy-Authenticate instead of 401/WWW-Authenticate.
 ///
-/// Routes (once authorized): `/whoami` echoes the user; `/upload` echoes the user, the body's
-/// SHA-256 and length; `/download?bytes=N` streams N bytes with backpressure; `/hang` never
-/// answers. It counts handshakes, failed logons, connections and body bytes.
+/// Routes (once authorized): `/whoami` echoes the user (`/close` too, then closes); `/upload`
+/// echoes the user, the body's SHA-256 and length; `/download?bytes=N` streams N bytes with
+/// backpressure; `/hang` never answers. It counts handshakes, failed logons, connections and body bytes.
 final class ClientTestServer: Sendable {
     enum Scheme: Sendable, Hashable {
         /// Offers `Negotiate` and `NTLM` (as IIS and mod_auth_gssapi do).
@@ -34,6 +34,9 @@ final class ClientTestServer: Sendable {
         /// Like mod_auth_gssapi: an unauthenticated request with `Expect: 100-continue` gets
         /// its 401 with `Connection: close`.
         var closeOnExpectChallenge = true
+        /// Ignores `Expect` and answers an unauthenticated request only after reading its
+        /// whole body (as a server that does not do 100-continue).
+        var challengeAfterBody = false
     }
 
     struct Stats: Sendable {
@@ -138,6 +141,8 @@ final class TestOriginHandler: ChannelInboundHandler {
         case idle
         /// Answered already (a challenge); the rest of the body is discarded.
         case discarding(closeAfter: Bool)
+        /// To be answered with this challenge once the body is in.
+        case challengeAtEnd(HTTPHeaders)
         case authorized(user: String, route: String, query: String, hasher: SHA256, bytes: Int, finalToken: String?)
     }
 
@@ -181,6 +186,9 @@ final class TestOriginHandler: ChannelInboundHandler {
             case .discarding(let closeAfter):
                 state = .idle
                 if closeAfter { context.close(promise: nil) }
+            case .challengeAtEnd(let headers):
+                sendChallenge(headers: headers, close: false, context: context)
+                state = .idle
             case .authorized(let user, let route, let query, let hasher, let bytes, let token):
                 state = .idle
                 respond(route: route, query: query, user: user, sha256: hasher.finalize(), bytes: bytes, finalToken: token, context: context)
@@ -331,6 +339,10 @@ final class TestOriginHandler: ChannelInboundHandler {
         stats.withLockedValue { $0.offersSent += 1 }
         var headers = HTTPHeaders()
         for offer in offers() { headers.add(name: challengeField, value: offer) }
+        if options.challengeAfterBody {
+            state = .challengeAtEnd(headers)
+            return
+        }
         sendChallenge(headers: headers, close: expects && options.closeOnExpectChallenge, context: context)
     }
 
@@ -387,9 +399,11 @@ final class TestOriginHandler: ChannelInboundHandler {
             }
             let body = ByteBuffer(string: text)
             headers.add(name: "Content-Length", value: String(body.readableBytes))
+            if route == "/close" { headers.add(name: "Connection", value: "close") }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            if route == "/close" { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
         }
     }
 

@@ -3,29 +3,6 @@ import NIOHTTP1
 import NIOSSL
 import NIOTLS
 
-typealias ResponseBodyProducer = NIOThrowingAsyncSequenceProducer<
-    ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, ResponseBodyDelegate
->
-
-/// Connects a response body's consumer to its connection: more demand reopens reading, an
-/// abandoned body closes the connection.
-struct ResponseBodyDelegate: NIOAsyncSequenceProducerDelegate {
-    let handler: NIOLoopBound<HTTP1ConnectionHandler>
-    let exchange: UInt64
-
-    func produceMore() {
-        let handler = self.handler
-        let exchange = self.exchange
-        handler.eventLoop.execute { handler.value.consumerDemands(exchange: exchange) }
-    }
-
-    func didTerminate() {
-        let handler = self.handler
-        let exchange = self.exchange
-        handler.eventLoop.execute { handler.value.consumerTerminated(exchange: exchange) }
-    }
-}
-
 /// The last handler of a client connection's pipeline (after the HTTP/1.1 codec): one
 /// exchange at a time, translating NIO events into the promises and body stream that
 /// ``HTTP1Connection`` awaits. All state lives on the channel's event loop.

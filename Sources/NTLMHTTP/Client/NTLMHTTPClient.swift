@@ -34,9 +34,11 @@ import NIOSSL
 ///   server closes restarts on a new connection. A refused credential is never retried: the
 ///   401 is delivered with ``NTLMHTTPResponse/authenticationFailure`` set, and that
 ///   connection is closed.
-/// - **Bodies** stream both ways with backpressure; memory per request is bounded (a
-///   streamed request body is copied only up to
-///   ``Configuration/replayBufferLimit`` while it might have to be resent).
+/// - **Bodies** stream both ways with backpressure; memory per request is bounded. A body in
+///   memory (`.bytes`) can be resent; a streamed one is copied only up to
+///   ``Configuration/replayBufferLimit`` while a challenge could still ask for it again. A
+///   larger (or chunked) stream sent to a host not yet known to require authentication goes
+///   out with `Expect: 100-continue`, so that the challenge comes before the body.
 /// - **`Expect: 100-continue`** is kept on the leg that carries the body, which waits for
 ///   `100 Continue` (or ``Configuration/expectContinueTimeout``) before sending it; the
 ///   handshake legs never carry it, and a 100 is never delivered.
@@ -47,6 +49,9 @@ import NIOSSL
 ///   ``Configuration/readIdleTimeout`` bounds any silence of the server. Cancelling the
 ///   awaiting task (or the task reading the body) closes the connection and throws
 ///   ``NTLMHTTPClientError/cancelled``.
+///
+/// It talks to origins directly (401/`WWW-Authenticate`); it does not go through HTTP proxies,
+/// and a proxy's 407 is delivered as it is.
 ///
 /// Call ``shutdown()`` when done: it closes every connection.
 public final class NTLMHTTPClient: Sendable {

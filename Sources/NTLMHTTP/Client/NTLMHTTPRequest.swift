@@ -55,11 +55,16 @@ public struct NTLMHTTPRequest: Sendable {
         /// (`Content-Length`), or `nil` for `Transfer-Encoding: chunked`.
         ///
         /// A stream cannot be read twice. The client avoids needing to: with a credential it
-        /// authenticates before sending the body when it knows the upstream requires it, and
-        /// keeps a bounded replay copy (``NTLMHTTPClient/Configuration/replayBufferLimit``)
-        /// when it does not; a larger body answered by a challenge fails with
-        /// ``NTLMHTTPClientError/bodyNotReplayable`` (and the next request to that host
+        /// authenticates before sending the body when it knows the upstream requires it; when
+        /// it does not, it keeps a bounded replay copy
+        /// (``NTLMHTTPClient/Configuration/replayBufferLimit``), and asks with
+        /// `Expect: 100-continue` first for a larger or chunked stream. Only a server that
+        /// ignores `Expect` and challenges after taking such a body makes the request fail
+        /// with ``NTLMHTTPClientError/bodyNotReplayable`` (the next request to that host
         /// authenticates first).
+        ///
+        /// The sequence should end when its task is cancelled (`AsyncStream` does); a
+        /// sequence that blocks forever also blocks the request past its deadline.
         public static func stream<S: AsyncSequence & Sendable>(_ sequence: S, length: Int?) -> Body where S.Element == ByteBuffer {
             Body(storage: .stream(length: length, makeIterator: { RequestBodyIterator(sequence) }))
         }

@@ -1,35 +1,7 @@
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NTLM
-
-/// Cancels an `execute`: closes whichever connection the request is on at that moment.
-final class RequestCancellation: Sendable {
-    private let state = NIOLockedValueBox<(cancelled: Bool, connection: HTTP1Connection?)>((false, nil))
-
-    var isCancelled: Bool { state.withLockedValue { $0.cancelled } }
-
-    /// The request moved to `connection`; fails at once if it was cancelled meanwhile.
-    func use(_ connection: HTTP1Connection) throws(NTLMHTTPClientError) {
-        let cancelled = state.withLockedValue { state -> Bool in
-            if !state.cancelled { state.connection = connection }
-            return state.cancelled
-        }
-        if cancelled {
-            connection.fail(.cancelled)
-            throw .cancelled
-        }
-    }
-
-    func cancel() {
-        let connection = state.withLockedValue { state -> HTTP1Connection? in
-            state.cancelled = true
-            return state.connection
-        }
-        connection?.fail(.cancelled)
-    }
-}
 
 /// One `execute`: the legs of a request over one or more connections, as `AuthHandshake`
 /// directs. This is where its actions become I/O:
@@ -57,6 +29,8 @@ struct RequestExecution {
     var midHandshake = false
     var legs = 0
     var legsOnConnection = 0
+    /// The current connection came from the pool (it carries our identity already).
+    var connectionFromPool = false
     var connectionsOpened = 0
     let baseHead: HTTPRequestHead
     let expectsContinue: Bool
@@ -93,6 +67,7 @@ struct RequestExecution {
         if let pooled = client.pool.take(key) {
             try cancellation.use(pooled)
             connection = pooled
+            connectionFromPool = true
             legsOnConnection = 0
             reused = true
             // The connection already carries our identity (or needed none): send the request
@@ -273,6 +248,7 @@ struct RequestExecution {
         try client.pool.register(fresh)
         try cancellation.use(fresh)
         connection = fresh
+        connectionFromPool = false
         legsOnConnection = 0
         connectionsOpened += 1
         logger.trace("connected", metadata: ["connection": "\(fresh)", "endpoint": "\(target.endpoint)", "tls-channel-bindings": "\(fresh.channelBindings != nil)"])
@@ -305,7 +281,13 @@ struct RequestExecution {
         guard sendsBody else {
             return try await connection.exchange(head: head, body: nil, deadline: deadline)
         }
-        if expectsContinue {
+        // The first request to a host we know nothing about, with a credential and a stream
+        // that may not fit the replay buffer: ask with `Expect: 100-continue` whether the body
+        // is wanted, so that a challenge arrives before the body is gone (RFC 9110 §10.1.1).
+        let probe = !expectsContinue && authorization == nil && handshake != nil && !connectionFromPool
+            && body.isStream && (body.length ?? .max) > client.configuration.replayBufferLimit
+        if probe { head.headers.replaceOrAdd(name: "Expect", value: "100-continue") }
+        if expectsContinue || probe {
             // Keep `Expect: 100-continue` on the leg with the body: the body goes after
             // `100 Continue` (or the wait times out); a final answer instead leaves it unsent.
             let timeout = TimeAmount(client.configuration.expectContinueTimeout)

@@ -1,0 +1,162 @@
+import Crypto
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A3: a 100 MiB download through the gateway run as the CLI binary, while its resident
+/// memory is sampled: bodies stream (invariant 4), so memory stays flat whatever the size.
+@Suite("Interop: gateway CLI memory")
+struct GatewayMemoryTests {
+    static let downloadBytes = 100 * 1024 * 1024
+    static let allowedGrowth = 64 * 1024 * 1024
+
+    @Test func download100MiBWithFlatMemory() async throws {
+        try Interop.needBinary()
+        let apache = try await Fixtures.shared.apache()
+        let gateway = try await CLIProcess.start(
+            ["gateway", "--backend", apache.http, "--user", Users.alice],
+            environment: ["NTLMPROXY_PASSWORD": Users.alicePassword], name: "gateway-cli")
+        defer { Task { await gateway.process.stop() } }
+
+        // Warm up: the handshake and the pooled upstream connection exist before the baseline.
+        let warm = try await RawHTTPConnection.connect(port: gateway.port).request("GET", "/whoami")
+        #expect(warm.status == 200, "\(warm.text)\n\(gateway.process.log)")
+        #expect(JSON(parsing: warm.body)["user"].string == Users.alice)
+        let baseline = try #require(gateway.process.residentBytes)
+
+        let sampler = RSSSampler(process: gateway.process)
+        sampler.start()
+        let download = try await StreamingDownload.run(curlArguments: [gateway.url + "download?bytes=\(Self.downloadBytes)"])
+        let peak = sampler.stop()
+
+        #expect(download.status == 0, "\(download.stderr)")
+        #expect(download.byteCount == Self.downloadBytes)
+        #expect(download.sha256 == Bodies.downloadSHA256(Self.downloadBytes))
+        let growth = peak - baseline
+        #expect(growth < Self.allowedGrowth, "gateway RSS grew by \(growth / 1024) KiB (baseline \(baseline / 1024) KiB, peak \(peak / 1024) KiB, \(sampler.sampleCount) samples)")
+        #expect(sampler.sampleCount > 0)
+        #expect(gateway.process.isRunning)
+        #expect(!gateway.process.log.contains(Users.alicePassword))
+        await gateway.process.stop()
+    }
+}
+
+/// Samples a process's VmRSS on a Dispatch thread until stopped; returns the peak.
+final class RSSSampler: @unchecked Sendable {
+    private let process: BackgroundProcess
+    private let lock = NSLock()
+    private var peak = 0
+    private var samples = 0
+    private var running = true
+    private let done = DispatchSemaphore(value: 0)
+
+    init(process: BackgroundProcess) { self.process = process }
+
+    func start() {
+        DispatchQueue.global().async {
+            while true {
+                self.lock.lock()
+                let keepGoing = self.running
+                self.lock.unlock()
+                guard keepGoing else { break }
+                if let rss = self.process.residentBytes {
+                    self.lock.lock()
+                    self.peak = max(self.peak, rss)
+                    self.samples += 1
+                    self.lock.unlock()
+                }
+                usleep(10_000)
+            }
+            self.done.signal()
+        }
+    }
+
+    /// Stops sampling (waits for the sampler thread; it sleeps at most 10 ms) and returns the peak.
+    func stop() -> Int {
+        lock.lock()
+        running = false
+        lock.unlock()
+        done.wait()
+        if let rss = process.residentBytes { peak = max(peak, rss) }
+        return peak
+    }
+
+    var sampleCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return samples
+    }
+}
+
+/// curl writing the body to a pipe that we hash and count as it streams (never stored).
+enum StreamingDownload {
+    struct Result {
+        var status: Int32
+        var byteCount: Int
+        var sha256: String
+        var stderr: String
+    }
+
+    static func run(curlArguments: [String], timeout: Double = 150) async throws -> Result {
+        try await offload {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Interop.curl)
+            process.arguments = ["-sS", "--fail", "--noproxy", "*", "--max-time", String(Int(timeout))] + curlArguments
+            process.environment = Subprocess.childEnvironment()
+            let out = Pipe()
+            let errFile = Subprocess.scratchFile("curl-err")
+            FileManager.default.createFile(atPath: errFile.path, contents: nil)
+            defer { try? FileManager.default.removeItem(at: errFile) }
+            let errHandle = try FileHandle(forWritingTo: errFile)
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = out
+            process.standardError = errHandle
+            try process.run()
+            try? out.fileHandleForWriting.close()
+            let fd = out.fileHandleForReading.fileDescriptor
+            var hasher = SHA256()
+            var count = 0
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { break }
+                count += n
+                buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            }
+            process.waitUntilExit()
+            try? errHandle.close()
+            let stderr = (try? String(contentsOf: errFile, encoding: .utf8)) ?? ""
+            return Result(status: process.terminationStatus, byteCount: count, sha256: hasher.finalize().hexString, stderr: stderr)
+        }
+    }
+}
+
+/// The `ntlmproxy` binary serving on a free port of 127.0.0.1.
+struct CLIProcess: Sendable {
+    let process: BackgroundProcess
+    let port: Int
+    var url: String { "http://127.0.0.1:\(port)/" }
+
+    /// Starts `ntlmproxy ARGS --listen 127.0.0.1:PORT` and waits for its "listening on" line
+    /// (retrying on another port if the one picked was taken meanwhile).
+    static func start(_ arguments: [String], environment: [String: String] = [:], name: String) async throws -> CLIProcess {
+        var lastLog = ""
+        for _ in 0..<3 {
+            let port = try freePort()
+            let process = try BackgroundProcess([Interop.binary] + arguments + ["--listen", "127.0.0.1:\(port)"], name: name, environment: environment)
+            let ready = await process.waitForLog(timeout: 30) { $0.contains("listening on http://127.0.0.1:\(port)") }
+            if ready && process.isRunning { return CLIProcess(process: process, port: port) }
+            lastLog = process.log
+            await process.stop()
+        }
+        throw CLIFailure(log: lastLog)
+    }
+
+    struct CLIFailure: Error, CustomStringConvertible {
+        var log: String
+        var description: String { "ntlmproxy did not start listening:\n\(log)" }
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An Apache + mod_auth_gssapi + gss-ntlmssp origin (scripts/interop/apache-origin).
+struct ApacheFixture: Sendable {
+    let dir: String
+    let httpPort: Int
+    let httpsPort: Int
+    let backendPort: Int
+    var certificate: String { dir + "/apache/tls/cert.pem" }
+    var accessLog: String { dir + "/apache/logs/access.log" }
+    var http: String { "http://127.0.0.1:\(httpPort)/" }
+    var https: String { "https://127.0.0.1:\(httpsPort)/" }
+
+    /// Rejected logons so far (Type 3 legs answered 401), from the fixture's own counter.
+    func failedLogons() async throws -> Int { try await Fixtures.counter("apache-origin", "failed-logons", dir) }
+    /// Successful logons so far.
+    func handshakes() async throws -> Int { try await Fixtures.counter("apache-origin", "handshakes", dir) }
+
+    /// The access log's lines (our format: `conn= req= auth= leg= user= status= ...`).
+    func accessLogLines() -> [String] {
+        ((try? String(contentsOfFile: accessLog, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+}
+
+/// squid + Samba ntlm_auth: an NTLM origin (accel, 401) and a forward proxy (407).
+struct SquidFixture: Sendable {
+    let dir: String
+    let squidPort: Int
+    let proxyPort: Int
+    let backendPort: Int
+    var accel: String { "http://127.0.0.1:\(squidPort)/" }
+
+    func failedLogons() async throws -> Int { try await Fixtures.counter("squid-origin", "failed-logons", dir) }
+    func handshakes() async throws -> Int { try await Fixtures.counter("squid-origin", "handshakes", dir) }
+}
+
+/// A plain echo_backend.py started by this test process (the acceptor's backend).
+struct EchoBackendFixture: Sendable {
+    let port: Int
+    var url: String { "http://127.0.0.1:\(port)/" }
+}
+
+/// The fixtures, started lazily once per test process, all under one temporary folder:
+///
+/// - `main/apache` and `main/squid`: shared by every test that does not count logons;
+/// - `counting`: a second Apache used only by the `.serialized` counting suite, so its
+///   failed-logons/handshakes counters see nothing but that suite's traffic;
+/// - an echo backend for the acceptor tests.
+///
+/// They are stopped by an `atexit` handler; a detached watcher process also stops them (and
+/// removes the folder) if the test process dies without running its exit handlers.
+actor Fixtures {
+    static let shared = Fixtures()
+
+    private var apacheTask: Task<ApacheFixture, Error>?
+    private var countingTask: Task<ApacheFixture, Error>?
+    private var squidTask: Task<SquidFixture, Error>?
+    private var echoTask: Task<EchoBackendFixture, Error>?
+
+    struct StartFailure: Error, CustomStringConvertible {
+        var what: String
+        var result: Subprocess.Result?
+        var description: String { "\(what) failed to start\n\(result.map { "\($0)" } ?? "")" }
+    }
+
+    /// The folder all fixtures live in, with the exit handler and the watcher installed.
+    nonisolated static let root: String = {
+        var template = Array((NSTemporaryDirectory() + "/ntlmproxy-interop.XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { buffer -> String? in
+            guard let result = mkdtemp(buffer.baseAddress!) else { return nil }
+            return String(cString: result)
+        }
+        let root = made ?? (NSTemporaryDirectory() + "/ntlmproxy-interop.\(getpid())")
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let keep = Interop.environment["NTLMPROXY_INTEROP_KEEP"] == "1"
+        let stops: [(String, String)] = [("apache-origin", root + "/main"), ("squid-origin", root + "/main-squid"), ("apache-origin", root + "/counting")]
+        Cleanup.register {
+            // Stop all three in parallel (squid alone takes ~2 s to exit).
+            let processes = stops.compactMap { script, dir -> Process? in
+                guard FileManager.default.fileExists(atPath: dir) else { return nil }
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: Interop.script(script))
+                process.arguments = ["stop", dir]
+                process.standardInput = FileHandle.nullDevice
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                return (try? process.run()).map { process }
+            }
+            for process in processes { process.waitUntilExit() }
+            let echoPid = root + "/echo/pid"
+            if let text = try? String(contentsOfFile: echoPid, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(pid, SIGTERM)
+            }
+            if !keep { try? FileManager.default.removeItem(atPath: root) }
+        }
+        startWatcher(root: root, stops: stops, keep: keep)
+        if keep { FileHandle.standardError.write(Data("note: interop fixtures in \(root) (kept)\n".utf8)) }
+        return root
+    }()
+
+    /// A process of its own session that waits for this test process to go away, then stops
+    /// the fixtures (a second `stop` is harmless) — for a test process killed without exit
+    /// handlers.
+    private nonisolated static func startWatcher(root: String, stops: [(String, String)], keep: Bool) {
+        func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        var script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; "
+        for (name, dir) in stops {
+            script += "[ -d \(quote(dir)) ] && \(quote(Interop.script(name))) stop \(quote(dir)) >/dev/null 2>&1; "
+        }
+        script += "[ -s \(quote(root + "/echo/pid")) ] && kill $(cat \(quote(root + "/echo/pid"))) 2>/dev/null; "
+        if !keep { script += "rm -rf \(quote(root))" }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        process.arguments = ["-f", "/bin/sh", "-c", script]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try? process.run()
+    }
+
+    // MARK: Access
+
+    /// The shared Apache origin (HTTP and HTTPS).
+    func apache() async throws -> ApacheFixture {
+        try await Interop.needPeers()
+        if apacheTask == nil {
+            apacheTask = Task { try await Self.startApache(dir: Self.root + "/main") }
+        }
+        return try await startOrSkip(apacheTask!)
+    }
+
+    /// An Apache origin for the counting tests only.
+    func countingApache() async throws -> ApacheFixture {
+        try await Interop.needPeers()
+        if countingTask == nil {
+            countingTask = Task { try await Self.startApache(dir: Self.root + "/counting") }
+        }
+        return try await startOrSkip(countingTask!)
+    }
+
+    /// The shared squid origin/proxy.
+    func squid() async throws -> SquidFixture {
+        try await Interop.needPeers()
+        if squidTask == nil {
+            squidTask = Task { try await Self.startSquid(dir: Self.root + "/main-squid") }
+        }
+        return try await startOrSkip(squidTask!)
+    }
+
+    /// An echo_backend.py of our own (stdlib python only).
+    func echoBackend() async throws -> EchoBackendFixture {
+        try await Interop.needPeers()
+        if echoTask == nil {
+            echoTask = Task { try await Self.startEcho(dir: Self.root + "/echo") }
+        }
+        return try await startOrSkip(echoTask!)
+    }
+
+    /// A start failure fails the test when interop is required, and skips it otherwise (the
+    /// peers are installed but cannot run here, e.g. without the rights they need).
+    private func startOrSkip<T: Sendable>(_ task: Task<T, Error>) async throws -> T {
+        do {
+            return try await task.value
+        } catch let failure as StartFailure {
+            try Interop.need(false, "\(failure)")
+            throw failure
+        }
+    }
+
+    // MARK: Starting
+
+    private static func startApache(dir: String) async throws -> ApacheFixture {
+        let result = try await Subprocess.run([Interop.script("apache-origin"), "start", dir], timeout: 90)
+        guard result.status == 0 else { throw StartFailure(what: "apache-origin start \(dir)", result: result) }
+        let ports = readPorts(dir)
+        guard let http = ports["HTTP_PORT"], let https = ports["HTTPS_PORT"], let backend = ports["APACHE_BACKEND_PORT"] else {
+            throw StartFailure(what: "apache-origin (no ports in \(dir)/ports.env)", result: result)
+        }
+        return ApacheFixture(dir: dir, httpPort: http, httpsPort: https, backendPort: backend)
+    }
+
+    private static func startSquid(dir: String) async throws -> SquidFixture {
+        let result = try await Subprocess.run([Interop.script("squid-origin"), "start", dir], timeout: 90)
+        guard result.status == 0 else { throw StartFailure(what: "squid-origin start \(dir)", result: result) }
+        let ports = readPorts(dir)
+        guard let squid = ports["SQUID_PORT"], let proxy = ports["PROXY_PORT"], let backend = ports["SQUID_BACKEND_PORT"] else {
+            throw StartFailure(what: "squid-origin (no ports in \(dir)/ports.env)", result: result)
+        }
+        return SquidFixture(dir: dir, squidPort: squid, proxyPort: proxy, backendPort: backend)
+    }
+
+    private static func startEcho(dir: String) async throws -> EchoBackendFixture {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let python = FileManager.default.isExecutableFile(atPath: Interop.python) ? Interop.python : "/usr/bin/python3"
+        let process = try BackgroundProcess(
+            [python, Interop.script("echo_backend.py"), "--port", "0", "--port-file", dir + "/port", "--pid-file", dir + "/pid"],
+            name: "echo-backend")
+        let portFile = dir + "/port"
+        let port: Int? = await offload {
+            let deadline = Date(timeIntervalSinceNow: 20)
+            while Date() < deadline && process.isRunning {
+                if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                    return port
+                }
+                usleep(20_000)
+            }
+            return nil
+        }
+        guard let port else { throw StartFailure(what: "echo_backend.py (log: \(process.log))", result: nil) }
+        return EchoBackendFixture(port: port)
+    }
+
+    private static func readPorts(_ dir: String) -> [String: Int] {
+        let text = (try? String(contentsOfFile: dir + "/ports.env", encoding: .utf8)) ?? ""
+        var ports: [String: Int] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, let value = Int(parts[1].trimmingCharacters(in: .whitespaces)) {
+                ports[String(parts[0])] = value
+            }
+        }
+        return ports
+    }
+
+    static func counter(_ script: String, _ name: String, _ dir: String) async throws -> Int {
+        let result = try await Subprocess.run([Interop.script(script), name, dir], timeout: 30)
+        guard result.status == 0, let value = Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw StartFailure(what: "\(script) \(name) \(dir)", result: result)
+        }
+        return value
+    }
+}
