@@ -14,6 +14,8 @@ public struct NTLMCredentials: Hashable, Sendable, CustomStringConvertible {
     public let lmHash: LMHash?
     /// NTOWFv2(password, user, domain).
     let responseKeyNTv2: [UInt8]
+    /// The HMAC-MD5 state keyed with NTOWFv2, computed once per credential.
+    let responseKeyNTv2MAC: HMACMD5
 
     public init(user: String, domain: String, workstation: String = "", password: Password) {
         let lm: LMHash? = password.value.unicodeScalars.count <= 14 ? LMHash(password: password) : nil
@@ -27,6 +29,7 @@ public struct NTLMCredentials: Hashable, Sendable, CustomStringConvertible {
         self.ntHash = ntHash
         self.lmHash = lmHash
         self.responseKeyNTv2 = NTLMCrypto.ntowfv2(ntHash: ntHash.bytes, user: user, domain: domain)
+        self.responseKeyNTv2MAC = HMACMD5(key: responseKeyNTv2)
     }
 
     /// Parses `DOMAIN\user`, `user@domain` or a bare `user` (domain empty).

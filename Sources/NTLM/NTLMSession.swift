@@ -14,14 +14,20 @@ public struct NTLMSession: Sendable {
     /// The ExportedSessionKey (MS-NLMP 3.1.5.1.2).
     public let exportedSessionKey: SessionKey
 
-    private let signingKeyOut: [UInt8]
-    private let signingKeyIn: [UInt8]
-    private let sealingKeyOut: [UInt8]
-    private let sealingKeyIn: [UInt8]
-    private var handleOut: RC4
-    private var handleIn: RC4
-    private var sequenceOut: UInt32 = 0
-    private var sequenceIn: UInt32 = 0
+    /// Keys, RC4 streams and counters, derived on first use: HTTP authentication never signs
+    /// or seals, so most handshakes never pay for four MD5s and two RC4 key schedules.
+    struct Derived: Sendable {
+        var signingKeyOut: [UInt8]
+        var signingKeyIn: [UInt8]
+        var sealingKeyOut: [UInt8]
+        var sealingKeyIn: [UInt8]
+        var handleOut: RC4
+        var handleIn: RC4
+        var sequenceOut: UInt32 = 0
+        var sequenceIn: UInt32 = 0
+    }
+
+    private var derivedState: Derived?
 
     private var extended: Bool { flags.contains(.extendedSessionSecurity) }
 
@@ -34,19 +40,26 @@ public struct NTLMSession: Sendable {
         self.role = role
         self.flags = flags
         self.exportedSessionKey = exportedSessionKey
-        let key = exportedSessionKey.bytes
-        let clientSign = Self.signingKey(flags: flags, key: key, magic: Self.clientSigningMagic)
-        let serverSign = Self.signingKey(flags: flags, key: key, magic: Self.serverSigningMagic)
-        let clientSeal = Self.sealingKey(flags: flags, key: key, magic: Self.clientSealingMagic)
-        let serverSeal = Self.sealingKey(flags: flags, key: key, magic: Self.serverSealingMagic)
+    }
+
+    private static func derive(role: Role, flags: NegotiateFlags, key: [UInt8]) -> Derived {
+        let clientSign = signingKey(flags: flags, key: key, magic: clientSigningMagic)
+        let serverSign = signingKey(flags: flags, key: key, magic: serverSigningMagic)
+        let clientSeal = sealingKey(flags: flags, key: key, magic: clientSealingMagic)
+        let serverSeal = sealingKey(flags: flags, key: key, magic: serverSealingMagic)
         switch role {
         case .initiator:
-            (signingKeyOut, signingKeyIn, sealingKeyOut, sealingKeyIn) = (clientSign, serverSign, clientSeal, serverSeal)
+            return Derived(signingKeyOut: clientSign, signingKeyIn: serverSign, sealingKeyOut: clientSeal, sealingKeyIn: serverSeal, handleOut: RC4(key: clientSeal), handleIn: RC4(key: serverSeal))
         case .acceptor:
-            (signingKeyOut, signingKeyIn, sealingKeyOut, sealingKeyIn) = (serverSign, clientSign, serverSeal, clientSeal)
+            return Derived(signingKeyOut: serverSign, signingKeyIn: clientSign, sealingKeyOut: serverSeal, sealingKeyIn: clientSeal, handleOut: RC4(key: serverSeal), handleIn: RC4(key: clientSeal))
         }
-        handleOut = RC4(key: sealingKeyOut)
-        handleIn = RC4(key: sealingKeyIn)
+    }
+
+    /// Runs `body` on the derived state, deriving it first if needed.
+    private mutating func withDerived<T>(_ body: (inout Derived) throws(NTLMError) -> T) throws(NTLMError) -> T {
+        var state = derivedState ?? Self.derive(role: role, flags: flags, key: exportedSessionKey.bytes)
+        defer { derivedState = state }
+        return try body(&state)
     }
 
     /// SIGNKEY (MS-NLMP 3.4.5.2): only defined with extended session security.
@@ -77,52 +90,78 @@ public struct NTLMSession: Sendable {
 
     /// The 16-byte NTLMSSP_MESSAGE_SIGNATURE of `message` for the outgoing direction.
     public mutating func sign(_ message: [UInt8]) -> [UInt8] {
+        let extended = self.extended
+        let keyExchange = flags.contains(.keyExchange)
+        return (try? withDerived { (state: inout Derived) throws(NTLMError) -> [UInt8] in
+            Self.sign(message, state: &state, extended: extended, keyExchange: keyExchange)
+        }) ?? []
+    }
+
+    private static func sign(_ message: [UInt8], state: inout Derived, extended: Bool, keyExchange: Bool) -> [UInt8] {
         if extended {
-            defer { sequenceOut &+= 1 }
-            return Self.extendedSignature(key: signingKeyOut, handle: &handleOut, keyExchange: flags.contains(.keyExchange), sequence: sequenceOut, message: message)
+            defer { state.sequenceOut &+= 1 }
+            return extendedSignature(key: state.signingKeyOut, handle: &state.handleOut, keyExchange: keyExchange, sequence: state.sequenceOut, message: message)
         }
         // NTLMv1 without ESS: one RC4 stream and counter for both directions.
-        defer { sequenceOut &+= 1; sequenceIn = sequenceOut }
-        return Self.basicSignature(handle: &handleOut, sequence: sequenceOut, message: message)
+        defer { state.sequenceOut &+= 1; state.sequenceIn = state.sequenceOut }
+        return basicSignature(handle: &state.handleOut, sequence: state.sequenceOut, message: message)
     }
 
     /// Checks a signature made by the peer over `message`. Throws if it does not match.
     public mutating func verify(signature: [UInt8], for message: [UInt8]) throws(NTLMError) {
+        let extended = self.extended
+        let keyExchange = flags.contains(.keyExchange)
+        try withDerived { (state: inout Derived) throws(NTLMError) in
+            try Self.verify(signature: signature, for: message, state: &state, extended: extended, keyExchange: keyExchange)
+        }
+    }
+
+    private static func verify(signature: [UInt8], for message: [UInt8], state: inout Derived, extended: Bool, keyExchange: Bool) throws(NTLMError) {
         let expected: [UInt8]
         if extended {
-            defer { sequenceIn &+= 1 }
-            expected = Self.extendedSignature(key: signingKeyIn, handle: &handleIn, keyExchange: flags.contains(.keyExchange), sequence: sequenceIn, message: message)
+            defer { state.sequenceIn &+= 1 }
+            expected = extendedSignature(key: state.signingKeyIn, handle: &state.handleIn, keyExchange: keyExchange, sequence: state.sequenceIn, message: message)
         } else {
-            defer { sequenceIn &+= 1; sequenceOut = sequenceIn }
-            expected = Self.basicSignature(handle: &handleOut, sequence: sequenceIn, message: message)
+            defer { state.sequenceIn &+= 1; state.sequenceOut = state.sequenceIn }
+            expected = basicSignature(handle: &state.handleOut, sequence: state.sequenceIn, message: message)
         }
         // MS-NLMP 3.4.4.1 zeroes RandomPad in what it sends, but its own example (4.2.2.4)
         // keeps RC4(RandomPad) there; the pad proves nothing, so it is not compared.
-        let compared = extended ? expected : Self.withoutRandomPad(expected)
-        let received = extended ? signature : Self.withoutRandomPad(signature)
+        let compared = extended ? expected : withoutRandomPad(expected)
+        let received = extended ? signature : withoutRandomPad(signature)
         guard constantTimeEqual(compared, received) else { throw .invalidState("message signature does not match") }
     }
 
     /// Encrypts `message` for the peer and signs it (MS-NLMP 3.4.3): the RC4 stream first
     /// encrypts the message, then the checksum.
     public mutating func seal(_ message: [UInt8]) -> (sealed: [UInt8], signature: [UInt8]) {
-        let sealed = handleOut.process(message)
-        return (sealed, sign(message))
+        let extended = self.extended
+        let keyExchange = flags.contains(.keyExchange)
+        return (try? withDerived { (state: inout Derived) throws(NTLMError) -> ([UInt8], [UInt8]) in
+            let sealed = state.handleOut.process(message)
+            return (sealed, Self.sign(message, state: &state, extended: extended, keyExchange: keyExchange))
+        }) ?? ([], [])
     }
 
     /// Decrypts a sealed message from the peer and verifies its signature.
     public mutating func unseal(_ sealed: [UInt8], signature: [UInt8]) throws(NTLMError) -> [UInt8] {
-        let message = extended ? handleIn.process(sealed) : handleOut.process(sealed)
-        try verify(signature: signature, for: message)
-        return message
+        let extended = self.extended
+        let keyExchange = flags.contains(.keyExchange)
+        return try withDerived { (state: inout Derived) throws(NTLMError) -> [UInt8] in
+            let message = extended ? state.handleIn.process(sealed) : state.handleOut.process(sealed)
+            try Self.verify(signature: signature, for: message, state: &state, extended: extended, keyExchange: keyExchange)
+            return message
+        }
     }
 
     /// Restarts both RC4 streams from their keys. SPNEGO requires this right after the
     /// mechListMIC has been produced or checked (MS-SPNG 3.3.5.1), so that the first real
     /// message starts from a fresh key state.
     public mutating func resetRC4State() {
-        handleOut = RC4(key: sealingKeyOut)
-        handleIn = RC4(key: sealingKeyIn)
+        _ = try? withDerived { (state: inout Derived) throws(NTLMError) in
+            state.handleOut = RC4(key: state.sealingKeyOut)
+            state.handleIn = RC4(key: state.sealingKeyIn)
+        }
     }
 
     static func withoutRandomPad(_ signature: [UInt8]) -> [UInt8] {

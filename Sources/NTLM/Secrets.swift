@@ -90,9 +90,9 @@ public struct SessionKey: Hashable, Sendable, RedactedSecret {
     public init(bytes: [UInt8]) { self.bytes = bytes }
 }
 
-/// Lowercase hex encoding and strict decoding, without Foundation.
-enum HexCoding {
-    static func encode(_ bytes: [UInt8]) -> String {
+/// Hex encoding (lowercase) and strict decoding (either case), without Foundation.
+public enum HexCoding {
+    public static func encode(_ bytes: [UInt8]) -> String {
         let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)
@@ -103,7 +103,8 @@ enum HexCoding {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func decode(_ string: String) -> [UInt8]? {
+    /// The bytes of an even-length hex string, or `nil` if it has any other character.
+    public static func decode(_ string: String) -> [UInt8]? {
         let utf8 = Array(string.utf8)
         guard utf8.count % 2 == 0 else { return nil }
         var out: [UInt8] = []

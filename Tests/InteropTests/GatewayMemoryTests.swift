@@ -100,37 +100,44 @@ enum StreamingDownload {
     }
 
     static func run(curlArguments: [String], timeout: Double = 150) async throws -> Result {
-        try await offload {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Interop.curl)
-            process.arguments = ["-sS", "--fail", "--noproxy", "*", "--max-time", String(Int(timeout))] + curlArguments
-            process.environment = Subprocess.childEnvironment()
-            let out = Pipe()
-            let errFile = Subprocess.scratchFile("curl-err")
-            FileManager.default.createFile(atPath: errFile.path, contents: nil)
-            defer { try? FileManager.default.removeItem(at: errFile) }
-            let errHandle = try FileHandle(forWritingTo: errFile)
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = out
-            process.standardError = errHandle
-            try process.run()
-            try? out.fileHandleForWriting.close()
-            let fd = out.fileHandleForReading.fileDescriptor
+        let errURL = Subprocess.scratchFile("curl-err")
+        defer { try? FileManager.default.removeItem(at: errURL) }
+        let errFD = try Subprocess.openForWriting(errURL)
+        defer { close(errFD) }
+        let null = Subprocess.openNull()
+        defer { close(null) }
+        var fds: [Int32] = [0, 0]
+        // No O_CLOEXEC needed: every child we spawn closes all descriptors above 2.
+        guard pipe(&fds) == 0 else { throw Subprocess.Failure.cannotStart("pipe", String(cString: strerror(errno))) }
+        let child: Child
+        do {
+            child = try Child(
+                [Interop.curl, "-sS", "--fail", "--noproxy", "*", "--max-time", String(Int(timeout))] + curlArguments,
+                environment: Subprocess.childEnvironment(), stdin: null, stdout: fds[1], stderr: errFD)
+        } catch {
+            close(fds[0])
+            close(fds[1])
+            throw error
+        }
+        close(fds[1])
+        let readEnd = fds[0]
+        let (count, digest) = await offload { () -> (Int, String) in
+            defer { close(readEnd) }
             var hasher = SHA256()
             var count = 0
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                let n = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else { break }
                 count += n
                 buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             }
-            process.waitUntilExit()
-            try? errHandle.close()
-            let stderr = (try? String(contentsOf: errFile, encoding: .utf8)) ?? ""
-            return Result(status: process.terminationStatus, byteCount: count, sha256: hasher.finalize().hexString, stderr: stderr)
+            return (count, hasher.finalize().hexString)
         }
+        let status = await child.wait()
+        let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
+        return Result(status: status, byteCount: count, sha256: digest, stderr: stderr)
     }
 }
 

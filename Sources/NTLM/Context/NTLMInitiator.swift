@@ -44,9 +44,10 @@ public struct NTLMInitiator: Sendable {
 
     /// The AUTHENTICATE_MESSAGE (Type 3) answering `challenge` (a Type 2).
     public mutating func authenticate(challenge: [UInt8]) throws(NTLMError) -> [UInt8] {
-        try authenticate(
-            challenge: challenge, clientChallenge: NTLMCrypto.randomBytes(8),
-            exportedSessionKey: NTLMCrypto.randomBytes(16), now: FileTime.now())
+        let random = NTLMCrypto.randomBytes(24)
+        return try authenticate(
+            challenge: challenge, clientChallenge: Array(random[0..<8]),
+            exportedSessionKey: Array(random[8..<24]), now: FileTime.now())
     }
 
     /// Deterministic core of `authenticate(challenge:)`: the random values and the clock are
@@ -81,8 +82,9 @@ public struct NTLMInitiator: Sendable {
             }
             let targetInfoBytes = challenge.targetInfoBytes == nil ? [] : clientInfo.bytes
             let v2 = NTLMCrypto.ntlmv2Response(
-                responseKeyNT: credentials.responseKeyNTv2, serverChallenge: challenge.serverChallenge,
-                clientChallenge: clientChallenge, timestamp: serverTimestamp ?? now, targetInfo: targetInfoBytes)
+                key: credentials.responseKeyNTv2MAC, serverChallenge: challenge.serverChallenge,
+                clientChallenge: clientChallenge, timestamp: serverTimestamp ?? now, targetInfo: targetInfoBytes,
+                includeLMv2: serverTimestamp == nil)
             ntResponse = v2.ntResponse
             // MS-NLMP 3.1.5.1.2: with a server timestamp the LmChallengeResponse is Z(24).
             lmResponse = serverTimestamp != nil ? [UInt8](repeating: 0, count: 24) : v2.lmResponse

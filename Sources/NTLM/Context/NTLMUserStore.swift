@@ -61,12 +61,13 @@ public struct NTLMUserStore: NTLMSynchronousVerifier {
         switch request.kind {
         case .ntlmv2:
             guard nt.count > 16 else { throw failure }
-            let key = NTLMCrypto.ntowfv2(ntHash: ntHash, user: request.user, domain: request.domain)
+            let key = HMACMD5(key: NTLMCrypto.ntowfv2(ntHash: ntHash, user: request.user, domain: request.domain))
             let proof = Array(nt[0..<16])
-            let blob = Array(nt[16...])
-            let expected = NTLMCrypto.hmacMD5(key: key, challenge, blob)
-            guard constantTimeEqual(expected, proof) else { throw failure }
-            return NTLMVerifiedUser(user: entry.user, domain: entry.domain, sessionBaseKey: SessionKey(bytes: NTLMCrypto.hmacMD5(key: key, proof)))
+            var mac = key.start()
+            mac.update(challenge)
+            mac.update(nt[16...])
+            guard constantTimeEqual(mac.finalize(), proof) else { throw failure }
+            return NTLMVerifiedUser(user: entry.user, domain: entry.domain, sessionBaseKey: SessionKey(bytes: key.authenticate(proof)))
 
         case .ntlmv1ExtendedSessionSecurity:
             guard lm.count >= 8 else { throw failure }

@@ -14,22 +14,19 @@ enum NTLMCrypto {
     }
 
     static func hmacMD5(key: [UInt8], parts: [[UInt8]]) -> [UInt8] {
-        var mac = HMAC<Insecure.MD5>(key: SymmetricKey(data: key))
-        for part in parts { mac.update(data: part) }
-        return Array(mac.finalize())
+        var computation = HMACMD5(key: key).start()
+        for part in parts { computation.update(part) }
+        return computation.finalize()
     }
 
     static func randomBytes(_ count: Int) -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = [UInt8](repeating: 0, count: count)
-        for index in 0..<count { bytes[index] = UInt8.random(in: .min ... .max, using: &generator) }
-        return bytes
+        SecureRandom.bytes(count)
     }
 
     /// NTOWFv2 (MS-NLMP 3.3.2): HMAC_MD5(NTOWFv1, UNICODE(Uppercase(User) || UserDom)).
     /// The domain is used as given, not uppercased.
     static func ntowfv2(ntHash: [UInt8], user: String, domain: String) -> [UInt8] {
-        hmacMD5(key: ntHash, TextEncoding.utf16LE(TextEncoding.windowsUppercase(user) + domain))
+        HMACMD5(key: ntHash).authenticate(TextEncoding.utf16LE(TextEncoding.windowsUppercase(user) + domain))
     }
 
     /// The NTLMv2 client blob ("temp" in MS-NLMP 3.3.2): RespType, HiRespType, Z(6), time,
@@ -53,11 +50,27 @@ enum NTLMCrypto {
         responseKeyNT: [UInt8], serverChallenge: [UInt8], clientChallenge: [UInt8],
         timestamp: UInt64, targetInfo: [UInt8]
     ) -> (ntProofStr: [UInt8], ntResponse: [UInt8], lmResponse: [UInt8], sessionBaseKey: [UInt8]) {
-        let blob = ntlmv2ClientBlob(timestamp: timestamp, clientChallenge: clientChallenge, targetInfo: targetInfo)
-        let proof = hmacMD5(key: responseKeyNT, serverChallenge, blob)
-        let lm = hmacMD5(key: responseKeyNT, serverChallenge, clientChallenge) + clientChallenge
-        let sessionBaseKey = hmacMD5(key: responseKeyNT, proof)
-        return (proof, proof + blob, lm, sessionBaseKey)
+        ntlmv2Response(key: HMACMD5(key: responseKeyNT), serverChallenge: serverChallenge, clientChallenge: clientChallenge, timestamp: timestamp, targetInfo: targetInfo, includeLMv2: true)
+    }
+
+    /// NTLMv2 with the keyed HMAC state of NTOWFv2 already computed. `includeLMv2: false`
+    /// skips the LMv2 HMAC when the caller will send Z(24) anyway; `lmResponse` is then empty.
+    static func ntlmv2Response(
+        key: HMACMD5, serverChallenge: [UInt8], clientChallenge: [UInt8],
+        timestamp: UInt64, targetInfo: [UInt8], includeLMv2: Bool
+    ) -> (ntProofStr: [UInt8], ntResponse: [UInt8], lmResponse: [UInt8], sessionBaseKey: [UInt8]) {
+        // NtChallengeResponse = NTProofStr || blob, built in one buffer.
+        var response = [UInt8](repeating: 0, count: 16)
+        response.reserveCapacity(16 + 32 + targetInfo.count)
+        response.append(contentsOf: ntlmv2ClientBlob(timestamp: timestamp, clientChallenge: clientChallenge, targetInfo: targetInfo))
+        var mac = key.start()
+        mac.update(serverChallenge)
+        mac.update(response[16...])
+        let proof = mac.finalize()
+        response.replaceSubrange(0..<16, with: proof)
+        let lm = includeLMv2 ? key.authenticate(serverChallenge, clientChallenge) + clientChallenge : []
+        let sessionBaseKey = key.authenticate(proof)
+        return (proof, response, lm, sessionBaseKey)
     }
 
     /// DESL (MS-NLMP 6): three DES encryptions of an 8-byte block under a 16-byte key padded
@@ -98,6 +111,19 @@ enum NTLMCrypto {
     /// MIC (MS-NLMP 3.1.5.1.2): HMAC_MD5(ExportedSessionKey, NEGOTIATE || CHALLENGE ||
     /// AUTHENTICATE), the last with its MIC field zeroed.
     static func mic(exportedSessionKey: [UInt8], negotiate: [UInt8], challenge: [UInt8], authenticate: [UInt8]) -> [UInt8] {
-        hmacMD5(key: exportedSessionKey, negotiate, challenge, AuthenticateMessage.zeroingMIC(in: authenticate))
+        var mac = HMACMD5(key: exportedSessionKey).start()
+        mac.update(negotiate)
+        mac.update(challenge)
+        let start = AuthenticateMessage.micOffset
+        let end = start + AuthenticateMessage.micLength
+        if authenticate.count >= end {
+            // The AUTHENTICATE_MESSAGE with its MIC field taken as zeros, without copying it.
+            mac.update(authenticate[0..<start])
+            mac.update([UInt8](repeating: 0, count: AuthenticateMessage.micLength))
+            mac.update(authenticate[end...])
+        } else {
+            mac.update(authenticate)
+        }
+        return mac.finalize()
     }
 }

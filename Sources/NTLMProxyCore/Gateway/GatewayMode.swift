@@ -49,6 +49,10 @@ public struct GatewayMode: ConnectionHandler {
                     return
                 }
             }
+        } catch let error as HTTPParserError {
+            // NIO already answered 400 and is closing; without this line a malformed request
+            // (e.g. a header block over the limit) would leave no trace at the default level.
+            logger.warning("bad request: \(error)", metadata: ["client": "\(connection.clientDescription)"])
         } catch {
             logger.debug("connection closed: \(error)")
         }

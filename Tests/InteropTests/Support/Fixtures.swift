@@ -68,28 +68,27 @@ actor Fixtures {
 
     /// The folder all fixtures live in, with the exit handler and the watcher installed.
     nonisolated static let root: String = {
-        var template = Array((NSTemporaryDirectory() + "/ntlmproxy-interop.XXXXXX").utf8CString)
+        var template = Array(("/tmp/ntlmproxy-interop.XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buffer -> String? in
             guard let result = mkdtemp(buffer.baseAddress!) else { return nil }
             return String(cString: result)
         }
-        let root = made ?? (NSTemporaryDirectory() + "/ntlmproxy-interop.\(getpid())")
+        let root = made ?? "/tmp/ntlmproxy-interop.\(getpid())"
         try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let keep = Interop.environment["NTLMPROXY_INTEROP_KEEP"] == "1"
         let stops: [(String, String)] = [("apache-origin", root + "/main"), ("squid-origin", root + "/main-squid"), ("apache-origin", root + "/counting")]
         Cleanup.register {
             // Stop all three in parallel (squid alone takes ~2 s to exit).
-            let processes = stops.compactMap { script, dir -> Process? in
-                guard FileManager.default.fileExists(atPath: dir) else { return nil }
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: Interop.script(script))
-                process.arguments = ["stop", dir]
-                process.standardInput = FileHandle.nullDevice
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                return (try? process.run()).map { process }
+            let group = DispatchGroup()
+            for (script, dir) in stops where FileManager.default.fileExists(atPath: dir) {
+                group.enter()
+                let thread = Thread {
+                    Child.runBlocking([Interop.script(script), "stop", dir])
+                    group.leave()
+                }
+                thread.start()
             }
-            for process in processes { process.waitUntilExit() }
+            group.wait()
             let echoPid = root + "/echo/pid"
             if let text = try? String(contentsOfFile: echoPid, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 kill(pid, SIGTERM)
@@ -112,13 +111,11 @@ actor Fixtures {
         }
         script += "[ -s \(quote(root + "/echo/pid")) ] && kill $(cat \(quote(root + "/echo/pid"))) 2>/dev/null; "
         if !keep { script += "rm -rf \(quote(root))" }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        process.arguments = ["-f", "/bin/sh", "-c", script]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try? process.run()
+        // Its own session (a Ctrl-C to our process group does not reach it), no descriptor
+        // of ours; never reaped by us: it outlives this process by design.
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(null) }
+        _ = try? Child.spawn(["/bin/sh", "-c", script], environment: Subprocess.childEnvironment(), stdin: null, stdout: null, stderr: null, newSession: true)
     }
 
     // MARK: Access
