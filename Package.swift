@@ -65,6 +65,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "NTLMTestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "NTLMTests",
             dependencies: ["NTLM"]
@@ -76,7 +80,7 @@ let package = Package(
         .testTarget(
             name: "NTLMProxyCoreTests",
             dependencies: [
-                "NTLMProxyCore", "NTLMHTTP", "NTLM",
+                "NTLMProxyCore", "NTLMHTTP", "NTLM", "NTLMTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -85,7 +89,7 @@ let package = Package(
         .testTarget(
             name: "InteropTests",
             dependencies: [
-                "NTLMProxyCore", "NTLMHTTP", "NTLM",
+                "NTLMProxyCore", "NTLMHTTP", "NTLM", "NTLMTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

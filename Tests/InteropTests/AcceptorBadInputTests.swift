@@ -1,3 +1,4 @@
+import NTLMTestSupport
 import Foundation
 import NTLM
 import NTLMHTTP

@@ -1,3 +1,4 @@
+import NTLMTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -1,3 +1,4 @@
+import NTLMTestSupport
 import Crypto
 import Foundation
 import Testing
@@ -35,6 +36,7 @@ struct GatewayMemoryTests {
         #expect(download.byteCount == Self.downloadBytes)
         #expect(download.sha256 == Bodies.downloadSHA256(Self.downloadBytes))
         let growth = peak - baseline
+        FileHandle.standardError.write(Data("note: gateway CLI RSS during a \(Self.downloadBytes >> 20) MiB download: baseline \(baseline >> 10) KiB, peak \(peak >> 10) KiB, \(sampler.sampleCount) samples\n".utf8))
         #expect(growth < Self.allowedGrowth, "gateway RSS grew by \(growth / 1024) KiB (baseline \(baseline / 1024) KiB, peak \(peak / 1024) KiB, \(sampler.sampleCount) samples)")
         #expect(sampler.sampleCount > 0)
         #expect(gateway.process.isRunning)
@@ -43,7 +45,7 @@ struct GatewayMemoryTests {
     }
 }
 
-/// Samples a process's VmRSS on a Dispatch thread until stopped; returns the peak.
+/// Samples a process's VmRSS on a thread of its own until stopped; returns the peak.
 final class RSSSampler: @unchecked Sendable {
     private let process: BackgroundProcess
     private let lock = NSLock()
@@ -55,7 +57,7 @@ final class RSSSampler: @unchecked Sendable {
     init(process: BackgroundProcess) { self.process = process }
 
     func start() {
-        DispatchQueue.global().async {
+        startThread {
             while true {
                 self.lock.lock()
                 let keepGoing = self.running

@@ -1,3 +1,4 @@
+import NTLMTestSupport
 import Logging
 import NIOCore
 import NTLM

@@ -1,3 +1,4 @@
+import NTLMTestSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -60,10 +61,10 @@ actor Fixtures {
     private var squidTask: Task<SquidFixture, Error>?
     private var echoTask: Task<EchoBackendFixture, Error>?
 
-    struct StartFailure: Error, CustomStringConvertible {
+    struct FixtureFailure: Error, CustomStringConvertible {
         var what: String
         var result: Subprocess.Result?
-        var description: String { "\(what) failed to start\n\(result.map { "\($0)" } ?? "")" }
+        var description: String { "\(what) failed\n\(result.map { "\($0)" } ?? "")" }
     }
 
     /// The folder all fixtures live in, with the exit handler and the watcher installed.
@@ -161,7 +162,7 @@ actor Fixtures {
     private func startOrSkip<T: Sendable>(_ task: Task<T, Error>) async throws -> T {
         do {
             return try await task.value
-        } catch let failure as StartFailure {
+        } catch let failure as FixtureFailure {
             try Interop.need(false, "\(failure)")
             throw failure
         }
@@ -171,20 +172,20 @@ actor Fixtures {
 
     private static func startApache(dir: String) async throws -> ApacheFixture {
         let result = try await Subprocess.run([Interop.script("apache-origin"), "start", dir], timeout: 90)
-        guard result.status == 0 else { throw StartFailure(what: "apache-origin start \(dir)", result: result) }
+        guard result.status == 0 else { throw FixtureFailure(what: "apache-origin start \(dir)", result: result) }
         let ports = readPorts(dir)
         guard let http = ports["HTTP_PORT"], let https = ports["HTTPS_PORT"], let backend = ports["APACHE_BACKEND_PORT"] else {
-            throw StartFailure(what: "apache-origin (no ports in \(dir)/ports.env)", result: result)
+            throw FixtureFailure(what: "apache-origin (no ports in \(dir)/ports.env)", result: result)
         }
         return ApacheFixture(dir: dir, httpPort: http, httpsPort: https, backendPort: backend)
     }
 
     private static func startSquid(dir: String) async throws -> SquidFixture {
         let result = try await Subprocess.run([Interop.script("squid-origin"), "start", dir], timeout: 90)
-        guard result.status == 0 else { throw StartFailure(what: "squid-origin start \(dir)", result: result) }
+        guard result.status == 0 else { throw FixtureFailure(what: "squid-origin start \(dir)", result: result) }
         let ports = readPorts(dir)
         guard let squid = ports["SQUID_PORT"], let proxy = ports["PROXY_PORT"], let backend = ports["SQUID_BACKEND_PORT"] else {
-            throw StartFailure(what: "squid-origin (no ports in \(dir)/ports.env)", result: result)
+            throw FixtureFailure(what: "squid-origin (no ports in \(dir)/ports.env)", result: result)
         }
         return SquidFixture(dir: dir, squidPort: squid, proxyPort: proxy, backendPort: backend)
     }
@@ -206,7 +207,7 @@ actor Fixtures {
             }
             return nil
         }
-        guard let port else { throw StartFailure(what: "echo_backend.py (log: \(process.log))", result: nil) }
+        guard let port else { throw FixtureFailure(what: "starting echo_backend.py (log: \(process.log))", result: nil) }
         return EchoBackendFixture(port: port)
     }
 
@@ -225,7 +226,7 @@ actor Fixtures {
     static func counter(_ script: String, _ name: String, _ dir: String) async throws -> Int {
         let result = try await Subprocess.run([Interop.script(script), name, dir], timeout: 30)
         guard result.status == 0, let value = Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw StartFailure(what: "\(script) \(name) \(dir)", result: result)
+            throw FixtureFailure(what: "\(script) \(name) \(dir)", result: result)
         }
         return value
     }

@@ -1,3 +1,4 @@
+import NTLMTestSupport
 import Foundation
 import Testing
 
@@ -10,7 +11,7 @@ enum Interop {
     struct Missing: Error, CustomStringConvertible {
         var what: String
         var description: String {
-            "interop peer missing: \(what) (NTLMPROXY_REQUIRE_INTEROP=1 makes the interop tests mandatory; run scripts/test --interop, or scripts/interop/install-peers)"
+            "interop peer unavailable: \(what) (NTLMPROXY_REQUIRE_INTEROP=1 makes the interop tests mandatory; run scripts/test --interop, or scripts/interop/install-peers)"
         }
     }
 
@@ -73,7 +74,7 @@ enum Interop {
         let what = what()
         if required { throw Missing(what: what) }
         FileHandle.standardError.write(Data("note: skipping interop test: \(what)\n".utf8))
-        try Test.cancel("interop peer missing: \(what)")
+        try Test.cancel("interop peer unavailable: \(what)")
     }
 
     // MARK: What is installed (checked once per process)

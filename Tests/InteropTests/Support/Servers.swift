@@ -1,3 +1,4 @@
+import NTLMTestSupport
 import Crypto
 import Foundation
 import Logging

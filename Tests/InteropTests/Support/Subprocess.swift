@@ -1,22 +1,9 @@
+import NTLMTestSupport
 import Dispatch
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Runs blocking work on a Dispatch thread: the Swift concurrency pool has two threads on a
-/// 2-core machine, and blocking one would starve the in-process servers under test.
-func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(returning: work()) }
-    }
-}
-
-func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-    }
-}
 
 /// A child process started with `posix_spawn`.
 ///
@@ -24,7 +11,7 @@ func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
 /// inherits, so a child that starts daemons (the fixture scripts) is "running" for as long as
 /// the daemons live. Here every descriptor above 2 is closed in the child
 /// (`posix_spawn_file_actions_addclosefrom_np`), signals are reset to their defaults, and
-/// exit is awaited with `waitpid` on a Dispatch thread, off the concurrency pool.
+/// exit is awaited with `waitpid` on a thread of its own, off the concurrency pool.
 final class Child: @unchecked Sendable {
     let pid: pid_t
     private let lock = NSLock()
@@ -35,7 +22,7 @@ final class Child: @unchecked Sendable {
     init(_ arguments: [String], environment: [String: String], stdin: Int32, stdout: Int32, stderr: Int32, newSession: Bool = false) throws {
         let pid = try Self.spawn(arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr, newSession: newSession)
         self.pid = pid
-        DispatchQueue.global().async { [self] in
+        startThread { [self] in
             var raw: Int32 = 0
             while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
             // WIFEXITED ? WEXITSTATUS : 128 + signal
@@ -65,7 +52,12 @@ final class Child: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
-        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
+        // Without it, daemons started by a child would hold our descriptors (and our
+        // waiters) open for their whole life: refuse rather than hang.
+        guard let closeFrom = Self.addCloseFrom else {
+            throw Subprocess.Failure.cannotStart(arguments.joined(separator: " "), "glibc without posix_spawn_file_actions_addclosefrom_np (needs 2.34+)")
+        }
+        _ = closeFrom(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -129,7 +121,7 @@ final class Child: @unchecked Sendable {
         }
     }
 
-    /// Blocking wait, for Dispatch threads and exit handlers only.
+    /// Blocking wait, for `offload` threads and exit handlers only.
     func waitSync() -> Int32 {
         while true {
             if let status = exitStatus { return status }
@@ -228,7 +220,7 @@ enum Subprocess {
         return Result(status: status, stdout: out, stderr: err, timedOut: timedOut.value)
     }
 
-    /// Blocking variant, for Dispatch threads and exit handlers only (stdout and stderr together).
+    /// Blocking variant, for `offload` threads only (stdout and stderr together).
     static func runSync(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let outURL = scratchFile("out")
         defer { try? FileManager.default.removeItem(at: outURL) }

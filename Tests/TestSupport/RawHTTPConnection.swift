@@ -6,22 +6,22 @@ import Darwin
 import Dispatch
 
 /// A TCP connection to 127.0.0.1 for tests that must send exact bytes (malformed requests,
-/// hand-made NTLM legs) and read raw responses.
+/// hand-made NTLM legs) and read raw responses. Shared by NTLMProxyCoreTests and InteropTests.
 ///
-/// The socket calls block, so every public operation runs on a Dispatch thread: blocking
-/// the Swift concurrency pool (two threads on a 2-core machine) would starve the very server
-/// under test.
-final class RawHTTPConnection: @unchecked Sendable {
-    struct Response: Sendable {
-        var status: Int
-        var headers: [(String, String)]
-        var body: [UInt8]
-        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
-        func headers(_ name: String) -> [String] { headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1) }
-        var text: String { String(decoding: body, as: UTF8.self) }
+/// The socket calls block, so every public operation runs on a thread of its own (see
+/// `offload`): blocking the Swift concurrency pool (two threads on a 2-core machine) would
+/// starve the very server under test.
+public final class RawHTTPConnection: @unchecked Sendable {
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: [UInt8]
+        public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+        public func headers(_ name: String) -> [String] { headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1) }
+        public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    enum Failure: Error { case connect(Int32), send, closed, malformed(String) }
+    public enum Failure: Error { case connect(Int32), send, closed, malformed(String) }
 
     private let fd: Int32
     private var buffer: [UInt8] = []
@@ -46,29 +46,33 @@ final class RawHTTPConnection: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    static func offload<T>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try work() })
-            }
-        }
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NTLMTestSupport.offload(work)
     }
 
-    static func connect(port: Int, timeoutSeconds: Int = 10) async throws -> RawHTTPConnection {
+    public static func connect(port: Int, timeoutSeconds: Int = 30) async throws -> RawHTTPConnection {
         try await offload { try RawHTTPConnection(syncPort: port, timeoutSeconds: timeoutSeconds) }
     }
 
-    func request(_ method: String = "GET", _ path: String = "/", headers: [(String, String)] = [], body: [UInt8] = []) async throws -> Response {
+    public func request(_ method: String = "GET", _ path: String = "/", headers: [(String, String)] = [], body: [UInt8] = []) async throws -> Response {
         try await Self.offload { try self.syncRequest(method, path, headers: headers, body: body) }
     }
 
-    func isClosedByPeer() async -> Bool {
+    /// Sends exact bytes and reads one response.
+    public func raw(_ bytes: [UInt8], method: String = "GET") async throws -> Response {
+        try await Self.offload {
+            try self.send(bytes)
+            return try self.readResponse(method: method)
+        }
+    }
+
+    public func isClosedByPeer() async -> Bool {
         (try? await Self.offload { self.syncIsClosedByPeer() }) ?? false
     }
 
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
+    public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -113,7 +117,7 @@ final class RawHTTPConnection: @unchecked Sendable {
         return out
     }
 
-    func readResponse(method: String = "GET") throws -> Response {
+    public func readResponse(method: String = "GET") throws -> Response {
         var statusLine = try readLine()
         var status = 0
         var headers: [(String, String)] = []
@@ -126,7 +130,7 @@ final class RawHTTPConnection: @unchecked Sendable {
                 let line = try readLine()
                 if line.isEmpty { break }
                 if let colon = line.firstIndex(of: ":") {
-                    headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: " ")))
+                    headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingSpaces(" ")))
                 }
             }
             if status == 100 { statusLine = try readLine(); continue }
@@ -158,7 +162,8 @@ final class RawHTTPConnection: @unchecked Sendable {
 }
 
 extension String {
-    func trimmingCharacters(in set: Character) -> String {
+    /// Strips leading and trailing `set` characters.
+    func trimmingSpaces(_ set: Character) -> String {
         var text = Substring(self)
         while text.first == set { text = text.dropFirst() }
         while text.last == set { text = text.dropLast() }
