@@ -5,7 +5,14 @@
 public struct SPNEGOInitiator: Sendable {
     enum State: Sendable { case initial, sentInit, sentResponse(micSent: Bool), complete, failed }
 
-    public private(set) var ntlm: NTLMInitiator
+    public internal(set) var ntlm: NTLMInitiator
+
+    /// The channel bindings the NTLM Type 3 will carry (settable until the Type 3 is made,
+    /// e.g. when the handshake moved to a new TLS connection).
+    public var channelBindings: ChannelBindings? {
+        get { ntlm.channelBindings }
+        set { ntlm.channelBindings = newValue }
+    }
     /// The mechanisms we offer: NTLM only.
     let mechTypes = [SPNEGOMechanism.ntlm.oid]
     private var state: State = .initial

@@ -117,6 +117,18 @@ public struct AuthHandshake: Sendable {
                 authenticated = false
             }
             state = .done
+            // RFC 4559 §5 / MS-SPNG: the success response may carry the acceptor's final
+            // SPNEGO token with its mechListMIC; a token that does not verify means the
+            // negotiation was tampered with.
+            if authenticated, var negotiate = authenticator as? NegotiateNTLMAuthenticator,
+               let final = (try? AuthChallenge.parse(fieldValues: challengeValues))?.first(where: { $0.hasScheme("Negotiate") && $0.token68 != nil }) {
+                do {
+                    try negotiate.verifyFinal(final)
+                    authenticator = negotiate
+                } catch {
+                    return .fail(error)
+                }
+            }
             return .deliver(authenticated: authenticated)
         }
         let challenges: [AuthChallenge]
@@ -162,7 +174,13 @@ public struct AuthHandshake: Sendable {
                 return begin(scheme, reconnecting: true)
             }
             do {
-                guard var running = authenticator, let next = try running.nextAuthorization(for: ours) else {
+                guard var running = authenticator else {
+                    state = .done
+                    return .deliverRejected(.rejected(scheme: scheme, user: credential.qualifiedUser))
+                }
+                // The bindings of the connection this leg goes over (it may be a new one).
+                running.useChannelBindings(channelBindings)
+                guard let next = try running.nextAuthorization(for: ours) else {
                     state = .done
                     return .deliverRejected(.rejected(scheme: scheme, user: credential.qualifiedUser))
                 }

@@ -50,6 +50,13 @@ public protocol HTTPAuthenticator: Sendable {
     /// The next credentials answering `challenge` (our scheme's challenge from a 401/407), or
     /// `nil` when the challenge means the server refused what we sent.
     mutating func nextAuthorization(for challenge: AuthChallenge) throws(HTTPAuthError) -> String?
+    /// The TLS channel bindings of the connection the next leg goes over (the handshake may
+    /// have moved to a new connection since the authenticator was made).
+    mutating func useChannelBindings(_ bindings: ChannelBindings?)
+}
+
+extension HTTPAuthenticator {
+    public mutating func useChannelBindings(_ bindings: ChannelBindings?) {}
 }
 
 /// Basic (RFC 7617): one leg, the password in every request.
@@ -97,6 +104,10 @@ public struct NTLMAuthenticator: HTTPAuthenticator {
 
     /// The signing context, once the Type 3 was produced.
     public var session: NTLMSession? { initiator.session }
+
+    public mutating func useChannelBindings(_ bindings: ChannelBindings?) {
+        initiator.channelBindings = bindings
+    }
 }
 
 /// `Negotiate` (RFC 4559) carrying NTLM inside SPNEGO, for servers that offer only
@@ -131,6 +142,10 @@ public struct NegotiateNTLMAuthenticator: HTTPAuthenticator {
         } catch {
             throw .protocolError(error)
         }
+    }
+
+    public mutating func useChannelBindings(_ bindings: ChannelBindings?) {
+        spnego.channelBindings = bindings
     }
 
     /// Checks the server's final token (with the 2xx), which carries its mechListMIC.
