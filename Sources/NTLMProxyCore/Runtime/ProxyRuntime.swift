@@ -85,6 +85,9 @@ public final class ProxyRuntime: Sendable {
             if gateway.allowNTLMv1 { configuration.authentication.ntlmPolicy.responseMode = .ntlmv1 }
             configuration.requestTimeout = listener.limits.requestTimeout
             configuration.authentication.preemptiveScheme = .ntlm
+            // Every client connection may hold an authenticated upstream connection; keeping
+            // fewer idle ones than that means a fresh NTLM handshake for each one dropped.
+            configuration.maximumIdleConnectionsPerKey = max(8, listener.limits.maxConnections)
             let client = NTLMHTTPClient(eventLoopGroup: group, configuration: configuration, logger: logger)
             let forwarder = Forwarder(client: client, backend: gateway.backend, credential: gateway.credential.httpCredential)
             return (GatewayMode(forwarder: forwarder), client)

@@ -64,6 +64,7 @@ public final class ProxyListener: Sendable {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderFieldSize = options.maximumHeaderBytes
         limits.maxHeaderListSize = options.maximumHeaderBytes
+        let decoderLimits = limits
         let idleTimeout = options.idleTimeout
         let serverChannel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
         do {
@@ -80,7 +81,7 @@ public final class ProxyListener: Sendable {
                         }
                         try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                         try sync.addHandler(CloseOnIdleHandler())
-                        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+                        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
                         return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                     }
                 }
