@@ -80,4 +80,24 @@ struct HandshakeRoundTripTests {
         #expect(type1.count == 40)
         #expect(NegotiateFlags(rawValue: UInt32(type1[12]) | UInt32(type1[13]) << 8 | UInt32(type1[14]) << 16 | UInt32(type1[15]) << 24).contains(.version))
     }
+
+    @Test func acceptorTakesCurls32ByteType1() throws {
+        // curl 7.88's Type 1, exactly as it sends it: no Version field, 32 bytes.
+        let curlType1: [UInt8] = [
+            0x4E, 0x54, 0x4C, 0x4D, 0x53, 0x53, 0x50, 0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x82, 0x08, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ]
+        #expect(curlType1.count == 32)
+        let parsed = try NegotiateMessage(bytes: curlType1)
+        #expect(parsed.version == nil)
+        var acceptor = NTLMAcceptor(policy: NTLMAcceptorPolicy(netbiosDomain: "CORP"))
+        let type2 = try acceptor.challenge(negotiate: curlType1)
+        // curl asks for OEM strings (flags 0x00088206), so the challenge answers in OEM.
+        let challengeFlags = try ChallengeMessage(bytes: type2).flags
+        #expect(challengeFlags.contains(.oem) && !challengeFlags.contains(.unicode))
+        // And a whole handshake whose Type 1 is the 32-byte form, MIC included.
+        let credentials = NTLMCredentials(user: "alice", domain: "CORP", password: "Secret1!")
+        let (_, _, result) = try handshake(credentials: credentials, initiatorPolicy: NTLMInitiatorPolicy(version: nil))
+        #expect(try result.get().qualifiedName == "CORP\\alice")
+    }
 }
