@@ -91,7 +91,12 @@ struct DemoCommand: AsyncParsableCommand {
             return
         }
         try await Serving.runUntilSignal(logger: logger) {
-            try await serving.value
+            // `serving` is not a child of this task: pass the cancellation on explicitly.
+            try await withTaskCancellationHandler {
+                try await serving.value
+            } onCancel: {
+                serving.cancel()
+            }
         }
         try? await upstreamClient.shutdown()
     }
