@@ -1,37 +1,11 @@
 import Testing
 @testable import NTLM
 
-/// Parses a hex string (whitespace ignored) into bytes. Test-only helper;
-/// returns an empty array for malformed input, which makes the test fail.
-fileprivate func cryptoHex(_ string: String) -> [UInt8] {
-    let digits = string.unicodeScalars.filter { !$0.properties.isWhitespace }
-    guard digits.count % 2 == 0 else { return [] }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(digits.count / 2)
-    var high: UInt8? = nil
-    for scalar in digits {
-        guard let nibble = UInt8(String(scalar), radix: 16) else { return [] }
-        if let h = high {
-            bytes.append(h << 4 | nibble)
-            high = nil
-        } else {
-            high = nibble
-        }
-    }
-    return bytes
-}
+/// Parses a hex string (whitespace ignored) into bytes; malformed input records an issue.
+fileprivate func cryptoHex(_ string: String) -> [UInt8] { hexBytes(string) }
 
 /// Formats bytes as lowercase hex.
-fileprivate func cryptoHex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef")
-    var out = ""
-    out.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0x0F)])
-    }
-    return out
-}
+fileprivate func cryptoHex(_ bytes: [UInt8]) -> String { bytes.hex }
 
 @Suite("Crypto primitive vectors (MD4, RC4, DES)")
 struct CryptoVectorTests {

@@ -12,28 +12,7 @@ import Testing
 /// Decodes hex digits (either case), ignoring whitespace anywhere, so that the specification's
 /// dumps can be pasted as printed. Malformed input (a non-hex character, an odd number of
 /// digits) yields `[]`, which makes every comparison against it fail.
-fileprivate func vectorHex(_ s: String) -> [UInt8] {
-    var out: [UInt8] = []
-    out.reserveCapacity(s.utf8.count / 2)
-    var high: UInt8? = nil
-    for c in s.utf8 {
-        let nibble: UInt8
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = c - UInt8(ascii: "A") + 10
-        case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"): continue
-        default: return []
-        }
-        if let h = high {
-            out.append(h << 4 | nibble)
-            high = nil
-        } else {
-            high = nibble
-        }
-    }
-    return high == nil ? out : []
-}
+fileprivate func vectorHex(_ s: String) -> [UInt8] { hexBytes(s) }
 
 /// Lowercase hex without separators, so that a failing comparison prints readable values.
 fileprivate func vectorString(_ bytes: [UInt8]) -> String {

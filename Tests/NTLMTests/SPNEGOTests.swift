@@ -5,25 +5,7 @@ import Testing
 
 /// Parses a hex string (whitespace ignored) into bytes. Test-only helper; malformed input
 /// records an issue and yields an empty array.
-fileprivate func spnegoHex(_ s: String, sourceLocation: SourceLocation = #_sourceLocation) -> [UInt8] {
-    let digits = Array(s.unicodeScalars.filter { !$0.properties.isWhitespace })
-    guard digits.count % 2 == 0 else {
-        Issue.record("odd number of hex digits", sourceLocation: sourceLocation)
-        return []
-    }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(digits.count / 2)
-    var index = 0
-    while index < digits.count {
-        guard let byte = UInt8(String(digits[index]) + String(digits[index + 1]), radix: 16) else {
-            Issue.record("invalid hex digit", sourceLocation: sourceLocation)
-            return []
-        }
-        bytes.append(byte)
-        index += 2
-    }
-    return bytes
-}
+fileprivate func spnegoHex(_ s: String, sourceLocation: SourceLocation = #_sourceLocation) -> [UInt8] { hexBytes(s, sourceLocation: sourceLocation) }
 
 /// Decodes `bytes` and returns the error, or `nil` if it decoded.
 fileprivate func spnegoDecodeError(_ bytes: [UInt8], limit: Int = SPNEGOToken.defaultMaximumTokenSize) -> SPNEGOError? {

@@ -27,6 +27,11 @@ public struct NTLMAcceptor: Sendable {
     public let policy: NTLMAcceptorPolicy
     /// The signing/sealing context once the handshake completed.
     public internal(set) var session: NTLMSession?
+    /// The messages of the current handshake as parsed or sent, for logs (flags, names); each
+    /// is set once the acceptor has parsed or built it.
+    public private(set) var negotiateMessage: NegotiateMessage?
+    public private(set) var challengeMessage: ChallengeMessage?
+    public private(set) var authenticateMessage: AuthenticateMessage?
     private var state: State = .initial
 
     public init(policy: NTLMAcceptorPolicy = .default) {
@@ -41,6 +46,9 @@ public struct NTLMAcceptor: Sendable {
 
     mutating func challenge(negotiate: [UInt8], serverChallenge: [UInt8], now: UInt64) throws(NTLMRejection) -> [UInt8] {
         session = nil
+        negotiateMessage = nil
+        challengeMessage = nil
+        authenticateMessage = nil
         guard negotiate.count <= policy.maximumMessageBytes else {
             state = .failed
             throw .malformed(.tooLarge(field: "NEGOTIATE_MESSAGE", length: negotiate.count, limit: policy.maximumMessageBytes))
@@ -52,6 +60,7 @@ public struct NTLMAcceptor: Sendable {
             state = .failed
             throw .malformed(error)
         }
+        negotiateMessage = request
         let flags = challengeFlags(for: request.flags)
         var info = TargetInfo()
         info.set(.nbDomainName, TextEncoding.utf16LE(policy.netbiosDomain))
@@ -69,6 +78,7 @@ public struct NTLMAcceptor: Sendable {
             throw .malformed(error)
         }
         let bytes = message.serialize()
+        challengeMessage = message
         state = .challenged(type1: negotiate, type2: bytes, serverChallenge: serverChallenge, now: now)
         return bytes
     }
@@ -105,6 +115,7 @@ public struct NTLMAcceptor: Sendable {
         } catch {
             throw .malformed(error)
         }
+        authenticateMessage = message
         let nt = message.ntChallengeResponse
         let lm = message.lmChallengeResponse
 

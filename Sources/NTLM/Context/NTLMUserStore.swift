@@ -48,6 +48,17 @@ public struct NTLMUserStore: NTLMSynchronousVerifier {
         entries[Key(domain: domain, user: user)]
     }
 
+    /// Checks a plaintext password (HTTP Basic) against the stored NT hash, in constant time.
+    public func verifyPassword(user: String, domain: String, password: Password) throws(NTLMRejection) -> NTLMVerifiedUser {
+        guard let entry = entry(user: user, domain: domain) else {
+            throw .unknownUser(domain: domain, user: user)
+        }
+        guard constantTimeEqual(entry.ntHash.bytes, NTHash(password: password).bytes) else {
+            throw .invalidResponse(domain: entry.domain, user: entry.user)
+        }
+        return NTLMVerifiedUser(user: entry.user, domain: entry.domain, sessionBaseKey: nil)
+    }
+
     public func verifySynchronously(_ request: NTLMVerificationRequest) throws(NTLMRejection) -> NTLMVerifiedUser {
         guard let entry = entry(user: request.user, domain: request.lookupDomain) else {
             throw .unknownUser(domain: request.lookupDomain, user: request.user)

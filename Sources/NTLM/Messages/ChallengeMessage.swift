@@ -7,8 +7,13 @@ public struct ChallengeMessage: Hashable, Sendable {
     public var serverChallenge: [UInt8]
     /// Present when NEGOTIATE_TARGET_INFO is set. Kept as the exact bytes the server sent,
     /// since the NTLMv2 blob echoes them; use `targetInfo` for the decoded pairs.
-    public var targetInfoBytes: [UInt8]?
+    public var targetInfoBytes: [UInt8]? {
+        didSet { decodedTargetInfo = targetInfoBytes.flatMap { try? TargetInfo(bytes: $0) } }
+    }
     public var version: Version?
+    /// `targetInfoBytes` decoded once, when set or parsed (the initiator reads it on the hot
+    /// path; parsing validated it already).
+    private var decodedTargetInfo: TargetInfo?
 
     public static let messageType: UInt32 = 2
 
@@ -18,14 +23,12 @@ public struct ChallengeMessage: Hashable, Sendable {
         self.targetName = targetName
         self.serverChallenge = serverChallenge
         self.targetInfoBytes = targetInfo?.bytes
+        self.decodedTargetInfo = targetInfo.map { TargetInfo($0.pairs) }
         self.version = version
     }
 
     /// The decoded TargetInfo (validated when the message was parsed).
-    public var targetInfo: TargetInfo? {
-        guard let targetInfoBytes else { return nil }
-        return try? TargetInfo(bytes: targetInfoBytes)
-    }
+    public var targetInfo: TargetInfo? { decodedTargetInfo }
 
     public init(bytes: [UInt8]) throws(NTLMError) {
         var reader = try MessageHeader.read(bytes, expectedType: Self.messageType)
@@ -52,12 +55,14 @@ public struct ChallengeMessage: Hashable, Sendable {
             let infoBytes = try fieldReader.readPayload("TargetInfo")
             if infoBytes.isEmpty {
                 targetInfoBytes = nil
+                decodedTargetInfo = nil
             } else {
-                _ = try TargetInfo(bytes: infoBytes)
+                decodedTargetInfo = try TargetInfo(bytes: infoBytes)
                 targetInfoBytes = infoBytes
             }
         } else {
             targetInfoBytes = nil
+            decodedTargetInfo = nil
         }
     }
 

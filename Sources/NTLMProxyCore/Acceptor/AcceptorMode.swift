@@ -59,7 +59,7 @@ public struct AcceptorMode: ConnectionHandler {
                     logger.warning("bad request: \(reason)", metadata: ["client": "\(connection.clientDescription)"])
                     let (response, body) = SimpleResponses.text(.badRequest, "400 Bad Request: invalid authentication data\n", version: head.version, keepAlive: false)
                     try await connection.writeResponse(response, body: body)
-                    logAccess(logger, head, status: 400, user: user, started: started)
+                    AccessLog.record(logger, head, status: 400, user: user, started: started)
                     return
 
                 case .proceed(let identity, let finalToken):
@@ -81,7 +81,7 @@ public struct AcceptorMode: ConnectionHandler {
                         status = 200
                     }
                 }
-                logAccess(logger, head, status: status, user: user, started: started)
+                AccessLog.record(logger, head, status: status, user: user, started: started)
                 if !keepAlive { return }
             }
         } catch let error as HTTPParserError {
@@ -91,11 +91,5 @@ public struct AcceptorMode: ConnectionHandler {
         } catch {
             logger.debug("connection closed: \(error)")
         }
-    }
-
-    func logAccess(_ logger: Logger, _ head: HTTPRequestHead, status: Int, user: String, started: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - started
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        logger.info("\(head.method) \(head.uri) \(status) user=\(user) \(String(format: "%.1f", milliseconds))ms")
     }
 }

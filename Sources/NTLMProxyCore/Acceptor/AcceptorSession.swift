@@ -142,12 +142,12 @@ public struct AcceptorSession: Sendable {
         case NegotiateMessage.messageType:
             // A Type 1 always (re)starts the handshake, also on an authenticated connection.
             var acceptor = NTLMAcceptor(policy: settings.policy)
-            if let type1 = try? NegotiateMessage(bytes: token) {
-                events.append(.negotiateReceived(scheme: scheme, flags: type1.flags, length: token.count))
-            }
             do {
                 let type2 = try acceptor.challenge(negotiate: token)
-                if let challenge = try? ChallengeMessage(bytes: type2) {
+                if let type1 = acceptor.negotiateMessage {
+                    events.append(.negotiateReceived(scheme: scheme, flags: type1.flags, length: token.count))
+                }
+                if let challenge = acceptor.challengeMessage {
                     events.append(.challengeSent(scheme: scheme, flags: challenge.flags, targetName: challenge.targetName))
                 }
                 phase = .ntlm(acceptor, scheme: scheme)
@@ -161,16 +161,19 @@ public struct AcceptorSession: Sendable {
                 phase = .unauthenticated
                 return .rejected(.unexpectedMessage("NTLM authenticate message without a handshake on this connection"), offers: settings.offers)
             }
-            if let type3 = try? AuthenticateMessage(bytes: token) {
+            func recordAuthenticate() {
+                guard let type3 = acceptor.authenticateMessage else { return }
                 events.append(.authenticateReceived(scheme: scheme, user: type3.user, domain: type3.domain, workstation: type3.workstation, flags: type3.flags, hasMIC: type3.mic != nil))
             }
             do {
                 let user = try acceptor.accept(authenticate: token, verifier: settings.users)
+                recordAuthenticate()
                 let identity = Identity(user: user.user, domain: user.domain, scheme: scheme)
                 events.append(.authenticated(identity, kind: "\(user.kind)"))
                 phase = .authenticated(identity)
                 return .proceed(identity, finalToken: nil)
             } catch {
+                recordAuthenticate()
                 events.append(.rejected(error))
                 phase = .unauthenticated
                 if case .malformed = error { return .badRequest("malformed NTLM authenticate message: \(error)") }
@@ -227,13 +230,13 @@ public struct AcceptorSession: Sendable {
         let password = Password(String(decoding: decoded[(colon + 1)...], as: UTF8.self))
         var (domain, user) = NTLMCredentials.splitUserName(name)
         if domain.isEmpty { domain = settings.policy.defaultDomain ?? settings.policy.netbiosDomain }
-        guard let entry = settings.users.entry(user: user, domain: domain) else {
-            return .rejected(.unknownUser(domain: domain, user: user), offers: settings.offers)
-        }
-        guard entry.ntHash == NTHash(password: password) else {
-            return .rejected(.invalidResponse(domain: entry.domain, user: entry.user), offers: settings.offers)
+        let verified: NTLMVerifiedUser
+        do {
+            verified = try settings.users.verifyPassword(user: user, domain: domain, password: password)
+        } catch {
+            return .rejected(error, offers: settings.offers)
         }
         // Basic does not authenticate the connection; the state is left as it was.
-        return .proceed(Identity(user: entry.user, domain: entry.domain, scheme: "Basic"), finalToken: nil)
+        return .proceed(Identity(user: verified.user, domain: verified.domain, scheme: "Basic"), finalToken: nil)
     }
 }

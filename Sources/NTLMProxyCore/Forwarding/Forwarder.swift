@@ -73,7 +73,6 @@ public struct Forwarder: Sendable {
         if let failure = response.authenticationFailure { onAuthenticationFailure(failure) }
 
         var outHeaders = response.headers
-        let upstreamKeepAlive = HopByHopHeaders.keepAlive(version: response.version, headers: outHeaders)
         HopByHopHeaders.strip(&outHeaders)
         if response.authenticationFailure != nil || response.status == .unauthorized {
             // The client cannot answer the upstream's NTLM challenge through us.
@@ -84,7 +83,6 @@ public struct Forwarder: Sendable {
         let keepAlive = clientKeepAlive
         if !keepAlive { outHeaders.replaceOrAdd(name: "connection", value: "close") }
         if head.version == .http1_0 && keepAlive { outHeaders.replaceOrAdd(name: "connection", value: "keep-alive") }
-        _ = upstreamKeepAlive
 
         try await connection.writeHead(HTTPResponseHead(version: head.version, status: response.status, headers: outHeaders))
         var bytesOut = 0

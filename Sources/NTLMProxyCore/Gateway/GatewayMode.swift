@@ -28,7 +28,7 @@ public struct GatewayMode: ConnectionHandler {
                     let message = "502 Bad Gateway: the backend rejected the configured credential of \(forwarder.credential?.qualifiedUser ?? "-"); ntlmproxy will not send it again for \(remaining.components.seconds) s (to avoid locking the account). Fix the password and restart or reload ntlmproxy.\n"
                     let (response, body) = SimpleResponses.text(.badGateway, message, version: head.version, keepAlive: keepAlive)
                     try await connection.writeResponse(response, body: body)
-                    log(logger, head, status: 502, started: started)
+                    AccessLog.record(logger, head, status: 502, started: started)
                     if !keepAlive { return }
                     continue
                 }
@@ -39,13 +39,13 @@ public struct GatewayMode: ConnectionHandler {
                             logger.error("backend rejected the credential: \(failure); blocking it for \(lockout.window.components.seconds) s")
                         }
                     }
-                    log(logger, head, status: outcome.status, started: started)
+                    AccessLog.record(logger, head, status: outcome.status, started: started)
                     if !outcome.keepAlive { return }
                 } catch let failure as ForwardingFailure {
                     logger.error("forwarding failed: \(failure.reason)")
                     let (response, body) = SimpleResponses.text(failure.status, "\(failure.status.code) \(failure.status.reasonPhrase): \(failure.reason)\n", version: head.version, keepAlive: false)
                     try? await connection.writeResponse(response, body: body)
-                    log(logger, head, status: Int(failure.status.code), started: started)
+                    AccessLog.record(logger, head, status: Int(failure.status.code), started: started)
                     return
                 }
             }
@@ -56,12 +56,6 @@ public struct GatewayMode: ConnectionHandler {
         } catch {
             logger.debug("connection closed: \(error)")
         }
-    }
-
-    func log(_ logger: Logger, _ head: HTTPRequestHead, status: Int, started: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - started
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        logger.info("\(head.method) \(head.uri) \(status) \(String(format: "%.1f", milliseconds))ms")
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NTLM
 import Testing
 
 /// Decodes hex digits (either case) into bytes. Whitespace anywhere is ignored, so vectors can
@@ -35,14 +36,5 @@ func hexBytes(_ s: String, sourceLocation: SourceLocation = #_sourceLocation) ->
 
 extension Array where Element == UInt8 {
     /// Lowercase hex, no separators.
-    var hex: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var chars: [UInt8] = []
-        chars.reserveCapacity(count * 2)
-        for b in self {
-            chars.append(digits[Int(b >> 4)])
-            chars.append(digits[Int(b & 0x0f)])
-        }
-        return String(decoding: chars, as: UTF8.self)
-    }
+    var hex: String { HexCoding.encode(self) }
 }
