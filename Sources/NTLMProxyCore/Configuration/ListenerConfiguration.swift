@@ -1,17 +1,23 @@
 /// One entry of `listeners:`: where to listen, with or without TLS, with which limits, and
 /// what to do with the connections (the mode).
 public struct ListenerConfiguration: Sendable {
-    /// What the listener does. `forward` and `pass-through` are designed but not in this
-    /// version; the loader rejects them with a clear error.
+    /// What the listener does. `pass-through` is designed but not in this version; the
+    /// loader rejects it with a clear error.
     public enum Mode: Sendable {
         case gateway(GatewayConfiguration)
         case acceptor(AcceptorConfiguration)
+        case forward(ForwardConfiguration)
+        case socks5(SOCKS5Configuration)
+        case tunnel(StaticTunnelConfiguration)
 
-        /// `gateway` or `acceptor`, as written in the file.
+        /// The mode's name as written in the file.
         public var name: String {
             switch self {
             case .gateway: return "gateway"
             case .acceptor: return "acceptor"
+            case .forward: return "forward"
+            case .socks5: return "socks5"
+            case .tunnel: return "tunnel"
             }
         }
     }

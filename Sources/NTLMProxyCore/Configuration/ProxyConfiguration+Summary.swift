@@ -53,11 +53,51 @@ extension ProxyConfiguration {
             }
             let padding = acceptor.pad401To > 0 ? "401 bodies padded to \(acceptor.pad401To) bytes" : "no 401 padding"
             lines.append("auth: NTLM/Negotiate, Basic \(basic), NTLMv1 \(acceptor.allowNTLMv1 ? "on" : "off"), \(padding)")
+        case .forward(let forward):
+            lines += Self.forwardSummary(forward)
+        case .socks5(let socks):
+            lines += Self.forwardSummary(socks.forward)
+            lines.append("SOCKS5 users: \(socks.users.isEmpty ? "none (no authentication)" : socks.users.map(\.name).joined(separator: ", "))")
+        case .tunnel(let tunnel):
+            lines.append("tunnel to: \(ParentProxyConfiguration.authority(host: tunnel.targetHost, port: tunnel.targetPort))")
+            lines += Self.forwardSummary(tunnel.forward)
         }
         let limits = listener.limits
         lines.append(
             "limits: \(limits.maxConnections) connections, idle timeout \(ConfigurationDuration.format(limits.idleTimeout)), "
                 + "max header \(limits.maxHeaderBytes) bytes, request timeout \(ConfigurationDuration.format(limits.requestTimeout))")
         return [lines[0]] + lines.dropFirst().map { "  " + $0 }
+    }
+
+    static func forwardSummary(_ forward: ForwardConfiguration) -> [String] {
+        var lines: [String] = []
+        if forward.parents.isEmpty {
+            lines.append("parents: none (direct)")
+        } else {
+            lines.append("parents (failover in this order): " + forward.parents.map { "\($0)" }.joined(separator: ", "))
+        }
+        if let credential = forward.credential {
+            lines.append("credential: \(credential.name) (\(credential.qualifiedUser), \(credential.source))")
+        }
+        if !forward.rules.rules.isEmpty {
+            lines.append("rules: " + forward.rules.rules.map { rule in
+                switch rule.target {
+                case .direct: return "\(rule.pattern) -> direct"
+                case .parent(let name): return "\(rule.pattern) -> \(name)"
+                }
+            }.joined(separator: ", "))
+        }
+        if !forward.noProxy.patterns.isEmpty {
+            lines.append("no-proxy: " + forward.noProxy.patterns.map(\.text).joined(separator: ", "))
+        }
+        let access = forward.access.rules.isEmpty ? "loopback only" : forward.access.rules.map { "\($0.action == .allow ? "allow" : "deny") \($0.block)" }.joined(separator: ", ") + " (else loopback only)"
+        lines.append("clients: \(access)")
+        switch forward.clientAuthentication {
+        case .none: lines.append("client auth: none")
+        case .basic(let realm): lines.append("client auth: Basic (realm \"\(realm)\"), each client's own credential upstream")
+        case .relay: lines.append("client auth: relay (the client's own NTLM/Negotiate, pinned parent connection)")
+        }
+        lines.append("lockout window: \(ConfigurationDuration.format(forward.lockoutWindow)), parent retry every \(ConfigurationDuration.format(forward.parentRetryInterval))")
+        return lines
     }
 }

@@ -107,6 +107,10 @@ public final class ProxyRuntime: Sendable {
             }
             let mode = AcceptorMode(settings: settings, forwarder: forwarder, identityHeader: acceptor.identityHeader, padUnauthorizedTo: acceptor.pad401To)
             return (mode, client)
+
+        case .forward, .socks5, .tunnel:
+            // Wired up with ForwardMode (issue 4, in progress).
+            throw ProxyError.upstream("\(listener.mode.name) listeners are not wired yet")
         }
     }
 
