@@ -13,16 +13,27 @@ struct CheckConfigCommand: ParsableCommand {
     @OptionGroup var globals: GlobalOptions
 
     @Argument(help: "The YAML configuration file.")
-    var file: String
+    var file: String?
+
+    @Option(name: .long, help: "Check an existing cntlm.conf instead: what ntlmproxy would run from it.")
+    var cntlmConfig: String?
+
+    func validate() throws {
+        guard (file == nil) != (cntlmConfig == nil) else { throw ValidationError("give either FILE or --cntlm-config FILE") }
+    }
 
     func run() throws {
         LoggingSetup.bootstrap(level: globals.resolvedLogLevel())
         let configuration: ProxyConfiguration
-        do {
-            configuration = try ConfigurationLoader().load(path: file)
-        } catch {
-            StandardError.write("\(error)\n")
-            throw ExitCode(1)
+        if let cntlmConfig {
+            configuration = try CommandLineConfiguration.cntlmConfiguration(path: cntlmConfig, passwordFile: nil, interactive: false)
+        } else {
+            do {
+                configuration = try ConfigurationLoader().load(path: file ?? "")
+            } catch {
+                StandardError.write("\(error)\n")
+                throw ExitCode(1)
+            }
         }
         print(configuration.renderSummary())
     }

@@ -39,4 +39,37 @@ enum CommandLineConfiguration {
             return CredentialConfiguration(name: "default", userName: userName, workstation: workstation, password: password, source: .prompt, allowBasic: allowBasic)
         }
     }
+
+    /// A cntlm.conf as a `ProxyConfiguration`. When the file holds no secret, the password comes
+    /// from `passwordFile`, `NTLMPROXY_PASSWORD`, or (if `interactive`) a prompt, as cntlm
+    /// asks for it; without `interactive` (check-config) a missing one is only noted.
+    static func cntlmConfiguration(path: String, passwordFile: String?, interactive: Bool) throws -> ProxyConfiguration {
+        do {
+            let cntlm = try CntlmConfiguration.load(path: path)
+            var fallback: (Password, SecretSource)? = nil
+            if !cntlm.hasSecret {
+                let user = cntlm.username?.value ?? "the cntlm user"
+                if let passwordFile {
+                    fallback = (try PasswordSource.read(file: passwordFile, environment: "NTLMPROXY_PASSWORD", prompt: ""), .passwordFile(passwordFile))
+                } else if let value = ConfigurationLoader.processEnvironment("NTLMPROXY_PASSWORD"), !value.isEmpty {
+                    fallback = (Password(value), .passwordEnvironment("NTLMPROXY_PASSWORD"))
+                } else if interactive {
+                    fallback = (try PasswordSource.promptWithoutEcho("Password for \(user): "), .prompt)
+                } else {
+                    // Validation only: the real password is asked for when it runs.
+                    fallback = (Password("-"), .prompt)
+                }
+            }
+            var configuration = try cntlm.makeProxyConfiguration(password: fallback)
+            if !cntlm.hasSecret, !interactive, case .prompt? = fallback?.1 {
+                configuration.warnings.append(ConfigurationWarning(
+                    file: path, keyPath: "Password",
+                    message: "no password or hash in the file: it is asked for at start (or set NTLMPROXY_PASSWORD, or use --password-file)"))
+            }
+            return configuration
+        } catch let error as ConfigurationError {
+            StandardError.write("\(error)\n")
+            throw ExitCode.failure
+        }
+    }
 }

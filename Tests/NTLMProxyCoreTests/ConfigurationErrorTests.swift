@@ -242,7 +242,7 @@ struct ConfigurationErrorTests {
     }
 
     @Test func futureModesAreNotYetSupported() throws {
-        for mode in ["forward", "pass-through"] {
+        for mode in ["pass-through"] {
             try check(
                 """
                 listeners:
@@ -252,7 +252,7 @@ struct ConfigurationErrorTests {
                     parent: proxy.corp:8080
                 """,
                 line: 4, keyPath: "listeners[0].mode",
-                contains: "mode \"\(mode)\" is not yet supported in this version (supported: gateway, acceptor)")
+                contains: "mode \"\(mode)\" is not yet supported in this version (supported: gateway, acceptor, forward, socks5, tunnel)")
         }
         try check("listeners:\n  - {name: x, listen: 1, mode: gatway}\n", line: 2, keyPath: "listeners[0].mode", contains: "unknown mode \"gatway\"")
     }

@@ -313,7 +313,8 @@ struct ConfigurationLoaderTests {
         var root = "\(#filePath)"
         for _ in 0..<3 { root = ConfigurationFiles.directory(of: root) }
         let configuration = try ConfigurationLoader(environment: { _ in nil }).load(path: root + "/docs/ntlmproxy.example.yaml")
-        #expect(configuration.listeners.map(\.name) == ["intranet", "sso", "whoami"])
+        #expect(configuration.listeners.map(\.name) == ["intranet", "sso", "whoami", "proxy", "socks", "git"])
+        #expect(configuration.listeners[3].forward?.parents.map(\.name) == ["proxy1.example.com:8080", "proxy2"])
         #expect(configuration.listeners[1].acceptor?.users.count == 3)
         #expect(configuration.listeners[1].acceptor?.users.entry(user: "carol", domain: "EXAMPLE")?.ntHash == NTHash(password: "Example-Only-Passw0rd"))
     }

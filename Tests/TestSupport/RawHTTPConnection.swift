@@ -66,6 +66,16 @@ public final class RawHTTPConnection: @unchecked Sendable {
         }
     }
 
+    /// Reads exactly `count` bytes (e.g. from a tunnel after CONNECT).
+    public func receive(exactly count: Int) async throws -> [UInt8] {
+        try await Self.offload { try self.readBytes(count) }
+    }
+
+    /// Reads one response without sending anything first (e.g. inside a tunnel).
+    public func receiveResponse(method: String = "GET") async throws -> Response {
+        try await Self.offload { try self.readResponse(method: method) }
+    }
+
     public func isClosedByPeer() async -> Bool {
         (try? await Self.offload { self.syncIsClosedByPeer() }) ?? false
     }

@@ -2,6 +2,7 @@
 """A plain HTTP/1.1 backend for the interop fixtures and the HTTP-layer tests (stdlib only).
 
     echo_backend.py [--host 127.0.0.1] [--port 0] [--port-file FILE] [--pid-file FILE] [--verbose]
+                    [--tls-cert CERT.pem --tls-key KEY.pem]
 
 Listens on 127.0.0.1 (never anything else unless --host says so), keeps connections alive,
 answers:
@@ -23,6 +24,9 @@ answers:
                           streamed, never built in memory
   anything else           404 JSON
 
+With --tls-cert/--tls-key it speaks HTTPS instead (the TLS handshake runs on the
+connection's own thread, so a slow client does not hold up the others).
+
 With --port 0 the kernel picks a free port; --port-file then receives it (written atomically,
 after the socket listens). SIGTERM/SIGINT shut it down cleanly (exit 0).
 """
@@ -33,6 +37,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -226,6 +231,29 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
     verbose = False
+    tls_context = None
+
+    def finish_request(self, request, client_address):
+        # Runs on the connection's thread (ThreadingMixIn): do the TLS handshake here.
+        if self.tls_context is None:
+            return super().finish_request(request, client_address)
+        try:
+            tls = self.tls_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as error:
+            if self.verbose:
+                sys.stderr.write("%s - TLS handshake failed: %s\n" % (client_address[0], error))
+            return
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            self.shutdown_request(tls)
+
+    def shutdown_request(self, request):
+        # With TLS the plain socket was detached by wrap_socket: closing it again is a no-op.
+        try:
+            super().shutdown_request(request)
+        except OSError:
+            pass
 
 
 def main():
@@ -235,10 +263,19 @@ def main():
     parser.add_argument("--port-file")
     parser.add_argument("--pid-file")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM, chain allowed)")
+    parser.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
     args = parser.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
 
     server = Server((args.host, args.port), Handler)
     server.verbose = args.verbose
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.tls_context = context
     port = server.server_address[1]
 
     def write_atomically(path, text):
@@ -252,7 +289,7 @@ def main():
     if args.port_file:
         write_atomically(args.port_file, "%d\n" % port)
     if args.verbose:
-        sys.stderr.write("echo backend listening on %s:%d\n" % (args.host, port))
+        sys.stderr.write("echo backend listening on %s://%s:%d\n" % ("https" if args.tls_cert else "http", args.host, port))
 
     def stop(_signum, _frame):
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -2,6 +2,7 @@
 """Drive requests-ntlm (an NTLM client nobody on the team wrote) from the command line.
 
     requests_ntlm_client.py --user 'NTLMTEST\\alice' --password Alice-Pass1 [options] URL
+    requests_ntlm_client.py --proxy http://127.0.0.1:3128 [options] URL    (no NTLM of its own)
 
 Options:
   --method M          GET (default), POST, PUT
@@ -14,6 +15,11 @@ Options:
   --insecure          do not verify HTTPS
   --header 'K: V'     extra request header (repeatable)
   --timeout SECONDS   connect/read timeout per request (default 60)
+  --proxy URL         use URL as the HTTP proxy for http:// and https:// URLs (requests'
+                      `proxies=`; https goes through CONNECT)
+  --chunked           send the --data-size body chunked (a generator: no Content-Length)
+Without --user/--password no authentication is attempted (a client of a forward proxy that
+authenticates for it).
 
 Prints one JSON object: {"statuses": [...], "status": last status, "length": body bytes,
 "sha256": body hash, "json": body parsed as JSON or null, "www_authenticate": [...]}.
@@ -37,8 +43,8 @@ import requests_ntlm
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
-    parser.add_argument("--user", required=True)
-    parser.add_argument("--password", required=True)
+    parser.add_argument("--user")
+    parser.add_argument("--password")
     parser.add_argument("--method", default="GET")
     parser.add_argument("--data-size", type=int)
     parser.add_argument("--count", type=int, default=1)
@@ -46,11 +52,18 @@ def main():
     parser.add_argument("--insecure", action="store_true")
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--proxy")
+    parser.add_argument("--chunked", action="store_true")
     args = parser.parse_args()
+    if (args.user is None) != (args.password is None):
+        parser.error("--user and --password go together")
 
     session = requests.Session()
     session.trust_env = False
-    session.auth = requests_ntlm.HttpNtlmAuth(args.user, args.password)
+    if args.user is not None:
+        session.auth = requests_ntlm.HttpNtlmAuth(args.user, args.password)
+    if args.proxy:
+        session.proxies = {"http": args.proxy, "https": args.proxy}
     verify = False if args.insecure else (args.cafile or True)
     headers = {}
     for header in args.header:
@@ -64,10 +77,16 @@ def main():
         result["sent_sha256"] = hashlib.sha256(data).hexdigest()
         result["sent_length"] = len(data)
 
+    def body():
+        if data is None or not args.chunked:
+            return data
+        # A generator: requests sends it with Transfer-Encoding: chunked.
+        return (data[i:i + 65536] for i in range(0, len(data), 65536))
+
     statuses = []
     try:
         for _ in range(args.count):
-            response = session.request(args.method, args.url, data=data, headers=headers,
+            response = session.request(args.method, args.url, data=body(), headers=headers,
                                         verify=verify, stream=True, timeout=args.timeout)
             digest = hashlib.sha256()
             length = 0

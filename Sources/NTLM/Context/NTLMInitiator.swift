@@ -91,6 +91,9 @@ public struct NTLMInitiator: Sendable {
             keyExchangeKey = v2.sessionBaseKey
 
         case .ntlmv1, .ntlmv1WithLM:
+            guard credentials.hasNTHash else {
+                throw .invalidState("NTLMv1 needs the NT hash; this credential holds only an NTLMv2 key")
+            }
             let ntHash = credentials.ntHash.bytes
             if flags.contains(.extendedSessionSecurity) {
                 let digest = NTLMCrypto.md5(challenge.serverChallenge, clientChallenge)

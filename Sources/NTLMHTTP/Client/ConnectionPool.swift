@@ -2,26 +2,41 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// What a pooled connection is for: an endpoint and the credential it was opened for (`nil`
-/// for requests without one). A connection never changes key, so a connection authenticated
-/// with one credential is never handed to a request with another (design invariant 2).
+/// What a pooled connection is for: an endpoint, the credential it was opened for (`nil`
+/// for requests without one), and the proxy it goes to (then `endpoint` is the proxy's, and
+/// the credential is the one the proxy knows). A connection never changes key, so a
+/// connection authenticated with one credential is never handed to a request with another
+/// (design invariant 2), and a connection to proxy P is never taken for a direct request to
+/// host P.
 struct PoolKey: Hashable, Sendable, CustomStringConvertible {
     var endpoint: Endpoint
     var credential: HTTPCredential?
+    var proxy: HTTPProxyServer? = nil
 
     var description: String {
-        "\(endpoint) as \(credential?.qualifiedUser ?? "anonymous")"
+        let place = proxy.map { "proxy \($0)" } ?? "\(endpoint)"
+        return "\(place) as \(credential?.qualifiedUser ?? "anonymous")"
     }
+
+    /// The upstream without the credential: what the scheme memory is keyed by.
+    var upstream: PoolKey { PoolKey(endpoint: endpoint, credential: nil, proxy: proxy) }
 }
 
-/// Idle kept-alive connections by key, the live connections (closed on shutdown), and the
-/// per-host memory of which scheme the server asked for, so that the next request there
-/// authenticates before sending its body.
+/// A pin, weakly: a pin dropped by its owner does not stay alive through the pool.
+private struct WeakPin {
+    weak var pin: ConnectionPin?
+}
+
+/// Idle kept-alive connections by key, the live connections (closed on shutdown), which
+/// connections belong to a ``ConnectionPin`` (they go back there, never into the shared
+/// pool), and the per-upstream memory of which scheme the server or proxy asked for, so that
+/// the next request there authenticates before sending its body.
 final class ConnectionPool: Sendable {
     private struct State {
         var idle: [PoolKey: [HTTP1Connection]] = [:]
         var live: [Int: HTTP1Connection] = [:]
-        var schemes: [Endpoint: HTTPAuthScheme] = [:]
+        var pinned: [Int: WeakPin] = [:]
+        var schemes: [PoolKey: HTTPAuthScheme] = [:]
         var nextID = 1
         var isShutdown = false
     }
@@ -62,11 +77,13 @@ final class ConnectionPool: Sendable {
             throw .shutDown
         }
         connection.channel.closeFuture.whenComplete { [self] _ in
-            state.withLockedValue { state in
+            let pin = state.withLockedValue { state -> ConnectionPin? in
                 state.live[connection.id] = nil
                 state.idle[connection.key]?.removeAll { $0 === connection }
                 if state.idle[connection.key]?.isEmpty == true { state.idle[connection.key] = nil }
+                return state.pinned.removeValue(forKey: connection.id)?.pin
             }
+            pin?.forget(connection)
         }
         let handler = connection.handler
         connection.eventLoop.execute { [self] in
@@ -85,9 +102,41 @@ final class ConnectionPool: Sendable {
         }
     }
 
+    /// `connection` belongs to `pin` from now on: when reusable it goes back there, never
+    /// into the shared pool.
+    func assign(_ connection: HTTP1Connection, to pin: ConnectionPin) {
+        state.withLockedValue { state in
+            guard state.live[connection.id] != nil else { return }
+            state.pinned[connection.id] = WeakPin(pin: pin)
+        }
+    }
+
+    /// Forgets `connection` for good (it became a tunnel): no pool, no pin, no shutdown.
+    func detach(_ connection: HTTP1Connection) {
+        let pin = state.withLockedValue { state -> ConnectionPin? in
+            state.live[connection.id] = nil
+            state.idle[connection.key]?.removeAll { $0 === connection }
+            if state.idle[connection.key]?.isEmpty == true { state.idle[connection.key] = nil }
+            return state.pinned.removeValue(forKey: connection.id)?.pin
+        }
+        pin?.forget(connection)
+    }
+
     /// Called on the connection's event loop when a delivered response completed on a
-    /// reusable connection.
+    /// reusable connection: back into its pin if it has one, else into the pool.
     private func release(_ connection: HTTP1Connection) {
+        let pinned = state.withLockedValue { state -> WeakPin? in
+            guard !state.isShutdown, state.live[connection.id] != nil else { return nil }
+            return state.pinned[connection.id]
+        }
+        if let pinned {
+            if let pin = pinned.pin, pin.checkIn(connection) {
+                logger.trace("connection back in its pin", metadata: ["connection": "\(connection)", "key": "\(connection.key)"])
+            } else {
+                connection.close()
+            }
+            return
+        }
         let pooled = state.withLockedValue { state -> Bool in
             guard !state.isShutdown, state.live[connection.id] != nil else { return false }
             var list = state.idle[connection.key] ?? []
@@ -117,19 +166,20 @@ final class ConnectionPool: Sendable {
         }
     }
 
-    func rememberedScheme(for endpoint: Endpoint) -> HTTPAuthScheme? {
-        state.withLockedValue { $0.schemes[endpoint] }
+    /// The scheme the upstream of `key` (origin or proxy, whatever the credential) asked for.
+    func rememberedScheme(for key: PoolKey) -> HTTPAuthScheme? {
+        state.withLockedValue { $0.schemes[key.upstream] }
     }
 
-    func remember(_ scheme: HTTPAuthScheme, for endpoint: Endpoint) {
+    func remember(_ scheme: HTTPAuthScheme, for key: PoolKey) {
         state.withLockedValue { state in
             if state.schemes.count >= Self.maximumRememberedSchemes { state.schemes.removeAll() }
-            state.schemes[endpoint] = scheme
+            state.schemes[key.upstream] = scheme
         }
     }
 
-    func forgetScheme(for endpoint: Endpoint) {
-        _ = state.withLockedValue { $0.schemes.removeValue(forKey: endpoint) }
+    func forgetScheme(for key: PoolKey) {
+        _ = state.withLockedValue { $0.schemes.removeValue(forKey: key.upstream) }
     }
 
     /// Idle connections per key, for tests and diagnostics.

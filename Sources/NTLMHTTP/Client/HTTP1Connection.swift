@@ -89,7 +89,7 @@ final class HTTP1Connection: Sendable, CustomStringConvertible {
 
     // MARK: Exchange operations (each hops to the event loop once)
 
-    private func onLoop<T: Sendable>(_ body: @escaping @Sendable (HTTP1ConnectionHandler) throws -> EventLoopFuture<T>) async throws(NTLMHTTPClientError) -> T {
+    func onLoop<T: Sendable>(_ body: @escaping @Sendable (HTTP1ConnectionHandler) throws -> EventLoopFuture<T>) async throws(NTLMHTTPClientError) -> T {
         let handler = self.handler
         do {
             return try await eventLoop.flatSubmit {

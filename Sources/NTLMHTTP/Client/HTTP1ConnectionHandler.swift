@@ -341,6 +341,13 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// The connection leaves the pool for `CONNECT` exchanges, which run in front of this
+    /// handler: the pool's idle expiry no longer applies.
+    func suspendForConnect() {
+        poolIdleTimer?.cancel()
+        poolIdleTimer = nil
+    }
+
     /// While pooled: close after `timeout` unless an exchange starts; `expire` decides.
     func scheduleIdleExpiry(in timeout: TimeAmount, expire: @escaping () -> Void) {
         poolIdleTimer?.cancel()
@@ -449,3 +456,6 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler {
         armIdleTimer()
     }
 }
+
+/// Removed when its connection becomes a tunnel.
+extension HTTP1ConnectionHandler: RemovableChannelHandler {}

@@ -50,8 +50,13 @@ import NIOSSL
 ///   awaiting task (or the task reading the body) closes the connection and throws
 ///   ``NTLMHTTPClientError/cancelled``.
 ///
-/// It talks to origins directly (401/`WWW-Authenticate`); it does not go through HTTP proxies,
-/// and a proxy's 407 is delivered as it is.
+/// - **Proxies.** Given an ``HTTPProxyServer`` (`via:`), a request goes to the proxy in
+///   absolute-form and the credential answers the proxy's 407 (`Proxy-Authenticate`); the
+///   request's own `Authorization` passes untouched. Connections to a proxy are pooled per
+///   (proxy, credential). ``openTunnel(host:port:via:credential:headers:pin:timeout:logger:)``
+///   opens a `CONNECT` tunnel, reusing an authenticated connection when one is idle.
+/// - **Pins.** A ``ConnectionPin`` keeps one client connection's upstream connection apart
+///   from the pool, for handshakes the caller relays itself.
 ///
 /// Call ``shutdown()`` when done: it closes every connection.
 public final class NTLMHTTPClient: Sendable {
@@ -79,23 +84,30 @@ public final class NTLMHTTPClient: Sendable {
             idleTimeout: TimeAmount(configuration.idleTimeout), logger: logger)
     }
 
-    /// Sends `request`, authenticating with `credential` if the server asks (or is known to
-    /// ask), and returns once the response head arrived; the body then streams.
+    /// Sends `request`, authenticating with `credential` if the server (or proxy) asks, or is
+    /// known to ask, and returns once the response head arrived; the body then streams.
     ///
     /// - Parameters:
-    ///   - credential: who to authenticate as; `nil` sends the request without
-    ///     authentication (a 401 is then simply delivered).
+    ///   - credential: who to authenticate as — to the origin, or to `proxy` when one is
+    ///     given; `nil` sends the request without authentication (a 401/407 is then simply
+    ///     delivered, and a `Proxy-Authorization` in the request goes out as it is).
+    ///   - proxy: the parent proxy to go through (absolute-form request line; `https` URLs
+    ///     too). A proxy that cannot be reached throws
+    ///     ``NTLMHTTPClientError/connectFailed(host:port:reason:)`` or
+    ///     ``NTLMHTTPClientError/connectTimeout(host:port:)`` naming the proxy.
+    ///   - pin: uses the pin's connection (same upstream and credential) when it has one, and
+    ///     leaves the connection in the pin afterwards instead of the shared pool.
     ///   - timeout: the deadline of the whole request, response body included; defaults to
     ///     ``Configuration/requestTimeout``.
     ///   - logger: overrides the client's logger for this request.
     /// - Throws: ``NTLMHTTPClientError``, or the error of a request body stream.
-    public func execute(_ request: NTLMHTTPRequest, credential: HTTPCredential? = nil, timeout: Duration? = nil, logger: Logger? = nil) async throws -> NTLMHTTPResponse {
+    public func execute(_ request: NTLMHTTPRequest, credential: HTTPCredential? = nil, via proxy: HTTPProxyServer? = nil, pin: ConnectionPin? = nil, timeout: Duration? = nil, logger: Logger? = nil) async throws -> NTLMHTTPResponse {
         let target = try RequestTarget(parsing: request.url)
         let deadline = (timeout ?? configuration.requestTimeout).map { NIODeadline.now() + TimeAmount($0) }
         let cancellation = RequestCancellation()
         var execution = RequestExecution(
-            client: self, request: request, target: target, credential: credential, deadline: deadline,
-            cancellation: cancellation, logger: logger ?? self.logger)
+            client: self, request: request, target: target, credential: credential, proxy: proxy, pin: pin,
+            deadline: deadline, cancellation: cancellation, logger: logger ?? self.logger)
         return try await withTaskCancellationHandler {
             do {
                 guard !Task.isCancelled else { throw NTLMHTTPClientError.cancelled }
@@ -135,5 +147,10 @@ public final class NTLMHTTPClient: Sendable {
     func idleConnectionCount(url: String, credential: HTTPCredential?) throws -> Int {
         let target = try RequestTarget(parsing: url)
         return pool.idleCount(for: PoolKey(endpoint: target.endpoint, credential: credential))
+    }
+
+    /// Idle pooled connections to this proxy for this credential (diagnostics and tests).
+    func idleConnectionCount(proxy: HTTPProxyServer, credential: HTTPCredential?) -> Int {
+        pool.idleCount(for: PoolKey(endpoint: proxy.endpoint, credential: credential, proxy: proxy))
     }
 }

@@ -18,6 +18,12 @@ final class RequestCancellation: Sendable {
         }
     }
 
+    /// The connection is no longer the request's (it became a tunnel): a late cancellation
+    /// must not close it.
+    func release() {
+        state.withLockedValue { $0.connection = nil }
+    }
+
     func cancel() {
         let connection = state.withLockedValue { state -> HTTP1Connection? in
             state.cancelled = true

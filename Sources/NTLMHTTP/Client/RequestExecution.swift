@@ -13,11 +13,18 @@ import NTLM
 /// - a challenge's body is read and discarded before the next leg on the same connection;
 /// - `.deliver` hands the response over and pools the connection after its body (only if
 ///   HTTP/1.1 persistence allows); `.deliverRejected` delivers the 401/407 and closes.
+///
+/// Through a proxy the connection goes to the proxy, the request line is in absolute-form
+/// (RFC 9112 §3.2.2) and the credential answers the proxy's 407; the request's own
+/// `Authorization` is the caller's business and passes untouched. With a pin the request
+/// uses (and leaves its connection in) the pin instead of the shared pool.
 struct RequestExecution {
     let client: NTLMHTTPClient
     let request: NTLMHTTPRequest
     let target: RequestTarget
     let credential: HTTPCredential?
+    let proxy: HTTPProxyServer?
+    let pin: ConnectionPin?
     let deadline: NIODeadline?
     let cancellation: RequestCancellation
     var logger: Logger
@@ -31,15 +38,23 @@ struct RequestExecution {
     var legsOnConnection = 0
     /// The current connection came from the pool (it carries our identity already).
     var connectionFromPool = false
+    /// The current connection is held by the pin (a pin in use by another request is not).
+    var pinned = false
     var connectionsOpened = 0
     let baseHead: HTTPRequestHead
     let expectsContinue: Bool
+    /// The caller's own `Authorization`/`Proxy-Authorization` carries NTLM or Negotiate: the
+    /// connection gets authenticated for whoever that is, so without a pin it is closed after
+    /// the response instead of being pooled for anyone else (design invariant 1).
+    let carriesForeignConnectionAuth: Bool
 
-    init(client: NTLMHTTPClient, request: NTLMHTTPRequest, target: RequestTarget, credential: HTTPCredential?, deadline: NIODeadline?, cancellation: RequestCancellation, logger: Logger) {
+    init(client: NTLMHTTPClient, request: NTLMHTTPRequest, target: RequestTarget, credential: HTTPCredential?, proxy: HTTPProxyServer? = nil, pin: ConnectionPin? = nil, deadline: NIODeadline?, cancellation: RequestCancellation, logger: Logger) {
         self.client = client
         self.request = request
         self.target = target
         self.credential = credential
+        self.proxy = proxy
+        self.pin = pin
         self.deadline = deadline
         self.cancellation = cancellation
         self.logger = logger
@@ -49,24 +64,38 @@ struct RequestExecution {
         if let agent = client.configuration.userAgent, !headers.contains(name: "user-agent") {
             headers.add(name: "User-Agent", value: agent)
         }
-        if credential != nil { headers.remove(name: "authorization") }
+        // Our credential answers the upstream we authenticate to: the origin, or the proxy.
+        if credential != nil { headers.remove(name: proxy == nil ? "authorization" : "proxy-authorization") }
         // The body's framing is ours.
         headers.remove(name: "content-length")
         headers.remove(name: "transfer-encoding")
         expectsContinue = headers["expect"].contains { $0.lowercased() == "100-continue" }
-        baseHead = HTTPRequestHead(version: .http1_1, method: request.method, uri: target.path, headers: headers)
+        carriesForeignConnectionAuth = (headers["authorization"] + headers["proxy-authorization"]).contains { value in
+            let scheme = value.split(separator: " ", maxSplits: 1).first?.lowercased()
+            return scheme == "ntlm" || scheme == "negotiate"
+        }
+        // Through a proxy: absolute-form, `https` included (the proxy speaks TLS to the origin).
+        let uri = proxy == nil ? target.path : "\(target.endpoint)\(target.path)"
+        baseHead = HTTPRequestHead(version: .http1_1, method: request.method, uri: uri, headers: headers)
     }
 
-    var key: PoolKey { PoolKey(endpoint: target.endpoint, credential: credential) }
+    var key: PoolKey {
+        PoolKey(endpoint: proxy?.endpoint ?? target.endpoint, credential: credential, proxy: proxy)
+    }
+
+    /// Where the credential goes, for logs: the proxy or the origin.
+    var upstreamForLog: String { proxy.map { "proxy \($0)" } ?? "\(target.endpoint)" }
+
+    /// Identifies this request to the pin.
+    var pinOwner: ObjectIdentifier { ObjectIdentifier(cancellation) }
 
     // MARK: The leg loop
 
     mutating func run() async throws -> NTLMHTTPResponse {
         var action: AuthHandshake.Action
         var reused: Bool
-        if let pooled = client.pool.take(key) {
-            try cancellation.use(pooled)
-            connection = pooled
+        if let pooled = pin?.checkOut(key, owner: pinOwner) ?? client.pool.take(key) {
+            try use(pooled)
             connectionFromPool = true
             legsOnConnection = 0
             reused = true
@@ -159,18 +188,18 @@ struct RequestExecution {
                 }
                 return await deliver(start, on: current, reusable: true, scheme: scheme, failure: nil)
             case .deliverRejected(let error):
-                client.pool.forgetScheme(for: target.endpoint)
-                logger.warning("upstream rejected the credential", metadata: ["scheme": "\(running.scheme?.rawValue ?? "-")", "user": "\(running.credential.qualifiedUser)", "endpoint": "\(target.endpoint)"])
+                client.pool.forgetScheme(for: key)
+                logger.warning("upstream rejected the credential", metadata: ["scheme": "\(running.scheme?.rawValue ?? "-")", "user": "\(running.credential.qualifiedUser)", "endpoint": "\(upstreamForLog)"])
                 return await deliver(start, on: current, reusable: false, scheme: nil, failure: error)
             case .fail(let error):
-                client.pool.forgetScheme(for: target.endpoint)
+                client.pool.forgetScheme(for: key)
                 current.close()
-                logger.debug("authentication failed", metadata: ["error": "\(error)", "endpoint": "\(target.endpoint)"])
+                logger.debug("authentication failed", metadata: ["error": "\(error)", "endpoint": "\(upstreamForLog)"])
                 throw NTLMHTTPClientError.authentication(error)
             case .send, .reconnect:
                 if authorization == nil, let scheme = running.scheme {
                     // Next time, authenticate before sending the body.
-                    client.pool.remember(scheme, for: target.endpoint)
+                    client.pool.remember(scheme, for: key)
                 }
                 if !body.canSend {
                     // Every way on needs the body again, and the stream is gone.
@@ -206,19 +235,22 @@ struct RequestExecution {
             return .send(authorization: nil, withBody: true)
         }
         var policy = client.configuration.authentication
-        // Basic's password is protected by TLS; the credential still has to opt in.
-        if target.endpoint.isTLS { policy.allowBasic = true }
-        var fresh = AuthHandshake(target: .origin, credential: credential, policy: policy, channelBindings: channelBindings(of: connection), targetName: "HTTP/\(target.endpoint.host)")
+        // Basic's password is protected by TLS; the credential still has to opt in. (The
+        // connection to a proxy is plain HTTP whatever the URL.)
+        if proxy == nil && target.endpoint.isTLS { policy.allowBasic = true }
+        let authTarget: AuthHandshake.Target = proxy == nil ? .origin : .proxy
+        let targetName = "HTTP/\(proxy?.host ?? target.endpoint.host)"
+        var fresh = AuthHandshake(target: authTarget, credential: credential, policy: policy, channelBindings: channelBindings(of: connection), targetName: targetName)
         // A pooled connection carries NTLM/Negotiate identity already; Basic goes with every
         // request.
-        let remembered = client.pool.rememberedScheme(for: target.endpoint) ?? (preemptive ? policy.preemptiveScheme : nil)
+        let remembered = client.pool.rememberedScheme(for: key) ?? (preemptive ? policy.preemptiveScheme : nil)
         let scheme = preemptive || remembered == .basic ? remembered : nil
         var action = fresh.start(preemptive: scheme)
         if let scheme {
             if case .fail = action {
                 // The remembered scheme does not suit this credential (Basic without a kept
                 // password): ask the server instead.
-                fresh = AuthHandshake(target: .origin, credential: credential, policy: policy, channelBindings: channelBindings(of: connection), targetName: "HTTP/\(target.endpoint.host)")
+                fresh = AuthHandshake(target: authTarget, credential: credential, policy: policy, channelBindings: channelBindings(of: connection), targetName: targetName)
                 action = fresh.start(preemptive: nil)
             } else {
                 logger.debug("authenticating preemptively", metadata: ["scheme": "\(scheme.rawValue)", "user": "\(credential.qualifiedUser)", "connection": "\(connection)"])
@@ -233,6 +265,18 @@ struct RequestExecution {
         client.configuration.channelBindings ? connection.channelBindings : nil
     }
 
+    /// The request moves to `connection`; with a pin, the pin holds it from now on (a pinned
+    /// connection stays pinned for its life and never returns to the shared pool).
+    mutating func use(_ connection: HTTP1Connection) throws(NTLMHTTPClientError) {
+        try cancellation.use(connection)
+        self.connection = connection
+        pinned = false
+        if let pin, pin.adopt(connection, owner: pinOwner) {
+            client.pool.assign(connection, to: pin)
+            pinned = true
+        }
+    }
+
     mutating func openConnection() async throws -> HTTP1Connection {
         var timeout = TimeAmount(client.configuration.connectTimeout)
         if let deadline {
@@ -241,17 +285,16 @@ struct RequestExecution {
             timeout = min(timeout, remaining)
         }
         let id = try client.pool.nextConnectionID()
-        let tlsContext = target.endpoint.isTLS ? try client.tlsContext() : nil
+        let tlsContext = key.endpoint.isTLS ? try client.tlsContext() : nil
         let fresh = try await HTTP1Connection.connect(
             id: id, key: key, group: client.eventLoopGroup, tlsContext: tlsContext,
             timeout: timeout, readIdleTimeout: TimeAmount(client.configuration.readIdleTimeout))
         try client.pool.register(fresh)
-        try cancellation.use(fresh)
-        connection = fresh
+        try use(fresh)
         connectionFromPool = false
         legsOnConnection = 0
         connectionsOpened += 1
-        logger.trace("connected", metadata: ["connection": "\(fresh)", "endpoint": "\(target.endpoint)", "tls-channel-bindings": "\(fresh.channelBindings != nil)"])
+        logger.trace("connected", metadata: ["connection": "\(fresh)", "endpoint": "\(key.endpoint)", "tls-channel-bindings": "\(fresh.channelBindings != nil)"])
         return fresh
     }
 
@@ -355,13 +398,17 @@ struct RequestExecution {
     // MARK: Delivering
 
     func deliver(_ start: HTTP1ConnectionHandler.ResponseStart, on connection: HTTP1Connection, reusable: Bool, scheme: HTTPAuthScheme?, failure: HTTPAuthError?) async -> NTLMHTTPResponse {
-        // Awaited, so that once the caller has read the body, the connection is in the pool.
-        await connection.release(reusable: reusable)
+        // Awaited, so that once the caller has read the body, the connection is in the pool
+        // (or its pin).
+        await connection.release(reusable: reusable && (pinned || !carriesForeignConnectionAuth))
         let head = start.head
-        logger.debug("\(request.method) \(target.endpoint)\(pathForLog) → \(head.status.code)", metadata: [
+        var metadata: Logger.Metadata = [
             "legs": "\(legs)", "connection": "\(connection)", "new-connections": "\(connectionsOpened)",
             "scheme": "\(scheme?.rawValue ?? "-")", "user": "\(credential?.qualifiedUser ?? "-")",
-        ])
+        ]
+        if let proxy { metadata["via"] = "\(proxy)" }
+        if pinned { metadata["pinned"] = "true" }
+        logger.debug("\(request.method) \(target.endpoint)\(pathForLog) → \(head.status.code)", metadata: metadata)
         return NTLMHTTPResponse(status: head.status, version: head.version, headers: head.headers, body: start.body, authenticationFailure: failure, authenticationScheme: scheme)
     }
 
@@ -372,18 +419,7 @@ struct RequestExecution {
 
     /// Logs a challenge leg: scheme, user and, for NTLM, the server's Type 2 flags by name.
     func logChallenge(_ head: HTTPResponseHead, scheme: HTTPAuthScheme?, user: String) {
-        guard logger.logLevel <= .debug else { return }
-        var metadata: Logger.Metadata = [
-            "status": "\(head.status.code)", "scheme": "\(scheme?.rawValue ?? "-")", "user": "\(user)",
-            "closing": "\(!head.isKeepAlive)", "leg": "\(legs)",
-        ]
-        if scheme == .ntlm, let handshake,
-           let challenges = try? AuthChallenge.parse(fieldValues: head.headers[handshake.target.challengeHeader]),
-           let token = challenges.first(where: { $0.hasScheme("NTLM") })?.token68,
-           let bytes = Base64.decode(token), let type2 = try? ChallengeMessage(bytes: bytes) {
-            metadata["flags"] = "\(type2.flags.names.joined(separator: " "))"
-        }
-        logger.debug("authentication challenge", metadata: metadata)
+        Self.logChallenge(head, challengeHeader: handshake?.target.challengeHeader ?? "WWW-Authenticate", scheme: scheme, user: user, leg: legs, logger: logger)
     }
 }
 

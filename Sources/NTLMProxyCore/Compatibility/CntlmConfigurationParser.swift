@@ -113,6 +113,8 @@ public struct CntlmConfiguration: Sendable, CustomStringConvertible {
     public var headers: [CntlmSetting<CntlmHeader>] = []
     /// Ignored keywords and lines; never carry a value.
     public var warnings: [ConfigurationWarning] = []
+    /// The file it was read from, as given to the parser (for messages).
+    public var path: String?
 
     public init() {}
 
@@ -151,6 +153,7 @@ public enum CntlmConfigurationParser {
     /// ignored lines become `warnings`. No message carries a password, hash or header value.
     public static func parse(_ text: String, file: String? = nil) throws(ConfigurationError) -> CntlmConfiguration {
         var result = CntlmConfiguration()
+        result.path = file
         var seen: [String: Int] = [:]
         let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         for (index, rawLine) in lines.enumerated() {

@@ -1,18 +1,42 @@
+import NTLM
+
 extension ConfigurationParser {
     static let commonListenerKeys = ["name", "listen", "mode", "tls", "limits"]
     static let gatewayKeys = ["backend", "credential", "tls-trust-roots", "channel-bindings", "auth"]
     static let acceptorKeys = ["users-file", "backend", "identity-header", "domain", "allow-basic", "allow-ntlmv1", "pad-401-to"]
-    static let supportedModes = ["gateway", "acceptor"]
+    static let socks5Keys = ["via", "users"]
+    static let tunnelKeys = ["via", "target"]
+    static let supportedModes = ["gateway", "acceptor", "forward", "socks5", "tunnel"]
     /// Designed (see DESIGN.md) but not in this version.
-    static let futureModes = ["forward", "pass-through", "passthrough"]
+    static let futureModes = ["pass-through", "passthrough"]
+
+    /// The keys a listener of `mode` may have besides the common ones; socks5 and tunnel
+    /// listeners take the forward keys too when they have no `via:`.
+    static func modeKeys(_ mode: String, hasVia: Bool) -> [String] {
+        switch mode {
+        case "gateway": return gatewayKeys
+        case "acceptor": return acceptorKeys
+        case "forward": return forwardKeys
+        case "socks5": return socks5Keys + (hasVia ? [] : forwardKeys)
+        default: return tunnelKeys + (hasVia ? [] : forwardKeys)
+        }
+    }
+
+    /// Whether the entry is a socks5/tunnel listener that borrows a forward listener's
+    /// settings (`via:`), so it is parsed once the forward listeners are known.
+    static func needsForwardListeners(_ node: ConfigurationNode) -> Bool {
+        guard let map = try? node.mapping(), let mode = try? map["mode"]?.nonEmptyString().lowercased() else { return false }
+        return (mode == "socks5" || mode == "tunnel") && map["via"] != nil
+    }
 
     /// One `listeners:` entry, plus the nodes of its name and address for cross-checks.
+    /// `forwards` holds the forward listeners' settings by name, for `via:`.
     mutating func parseListener(
-        _ node: ConfigurationNode, credentials: [CredentialConfiguration]
+        _ node: ConfigurationNode, credentials: [CredentialConfiguration], forwards: [String: ForwardConfiguration] = [:]
     ) throws(ConfigurationError) -> (ListenerConfiguration, name: ConfigurationNode, listen: ConfigurationNode) {
         let map = try node.mapping()
 
-        let modeNode = try map.required("mode", hint: ConfigurationParser.supportedModes.joined(separator: " or "))
+        let modeNode = try map.required("mode", hint: ConfigurationParser.supportedModes.joined(separator: ", "))
         let mode = try modeNode.nonEmptyString().lowercased()
         if ConfigurationParser.futureModes.contains(mode) {
             throw modeNode.error(
@@ -21,8 +45,11 @@ extension ConfigurationParser {
         guard ConfigurationParser.supportedModes.contains(mode) else {
             throw modeNode.error("unknown mode \(modeNode.shownValue) (supported: \(ConfigurationParser.supportedModes.joined(separator: ", ")))")
         }
-        let modeKeys = mode == "gateway" ? ConfigurationParser.gatewayKeys : ConfigurationParser.acceptorKeys
+        let modeKeys = ConfigurationParser.modeKeys(mode, hasVia: map["via"] != nil)
         try map.checkKeys(allowed: ConfigurationParser.commonListenerKeys + modeKeys, context: " for a \(mode) listener")
+        if mode == "socks5" || mode == "tunnel", let tlsNode = map["tls"] {
+            throw tlsNode.error("a \(mode) listener carries raw TCP: tls is not available for it")
+        }
 
         let nameNode = try map.required("name")
         let name = try nameNode.nonEmptyString()
@@ -46,20 +73,37 @@ extension ConfigurationParser {
         let limits = try map["limits"].map { node throws(ConfigurationError) in try parseLimits(node) } ?? .default
 
         let listenerMode: ListenerConfiguration.Mode
-        if mode == "gateway" {
+        switch mode {
+        case "gateway":
             let gateway = try parseGateway(map, credentials: credentials)
             if !address.isLoopback {
                 warnings.append(listenNode.warning(
                     "gateway listens on \(address), not loopback: anyone who can reach it makes requests as \(gateway.credential.qualifiedUser)"))
             }
             listenerMode = .gateway(gateway)
-        } else {
+        case "acceptor":
             let acceptor = try parseAcceptor(map)
             if acceptor.basic == .enabled, tls == nil {
                 warnings.append((map["allow-basic"] ?? listenNode).warning(
                     "Basic is enabled without TLS: passwords cross the network in clear text"))
             }
             listenerMode = .acceptor(acceptor)
+        case "forward":
+            listenerMode = .forward(try parseForward(map, credentials: credentials, address: address, listenNode: listenNode, hasTLS: tls != nil))
+        default:
+            let forward = try borrowedForward(
+                map, mode: mode, credentials: credentials, forwards: forwards, address: address, listenNode: listenNode)
+            if mode == "socks5" {
+                let users = try map["users"].map { node throws(ConfigurationError) in try parseSOCKS5Users(node) } ?? []
+                if users.isEmpty, !address.isLoopback {
+                    warnings.append(listenNode.warning("SOCKS5 on \(address) without users: clients allowed by the access rules need no password"))
+                }
+                listenerMode = .socks5(SOCKS5Configuration(forward: forward, users: users, via: try map["via"]?.nonEmptyString()))
+            } else {
+                let target = try hostAndPort(try map.required("target", hint: "HOST:PORT the tunnel leads to"), what: "tunnel target")
+                listenerMode = .tunnel(StaticTunnelConfiguration(
+                    forward: forward, targetHost: target.host, targetPort: target.port, via: try map["via"]?.nonEmptyString()))
+            }
         }
         let listener = ListenerConfiguration(name: name, address: address, mode: listenerMode, tls: tls, limits: limits, line: node.line)
         return (listener, nameNode, listenNode)
@@ -158,5 +202,81 @@ extension ConfigurationParser {
         if let node = map["allow-ntlmv1"] { acceptor.allowNTLMv1 = try node.bool() }
         if let node = map["pad-401-to"] { acceptor.pad401To = try node.int(in: 0...65536) }
         return acceptor
+    }
+
+    /// The forward settings of a socks5/tunnel listener: the named forward listener's (`via:`),
+    /// or its own forward keys.
+    mutating func borrowedForward(
+        _ map: ConfigurationMapping, mode: String, credentials: [CredentialConfiguration], forwards: [String: ForwardConfiguration],
+        address: ListenAddress, listenNode: ConfigurationNode
+    ) throws(ConfigurationError) -> ForwardConfiguration {
+        guard let viaNode = map["via"] else {
+            guard map["parents"] != nil else {
+                throw map.owner.error("a \(mode) listener needs via: (the name of a forward listener) or its own parents:")
+            }
+            let forward = try parseForward(map, credentials: credentials, address: address, listenNode: listenNode, hasTLS: false)
+            if forward.clientAuthentication != .none, let node = map["client-auth"] {
+                throw node.error("a \(mode) listener has no HTTP client authentication; client-auth must be none")
+            }
+            return forward
+        }
+        let name = try viaNode.nonEmptyString()
+        guard var forward = forwards[name] else {
+            let known = forwards.isEmpty ? "there are no forward listeners" : "forward listeners: \(forwards.keys.sorted().joined(separator: ", "))"
+            throw viaNode.error("no forward listener named \"\(ConfigurationNode.shorten(name))\" (\(known))")
+        }
+        if forward.clientAuthentication != .none {
+            throw viaNode.error(
+                "forward listener \"\(name)\" uses client-auth \(Self.name(of: forward.clientAuthentication)), which a \(mode) listener cannot do: give it its own parents: instead")
+        }
+        if !address.isLoopback, forward.access.rules.isEmpty {
+            warnings.append(listenNode.warning(
+                "listening on \(address), but only loopback clients are allowed until you add access rules (to \"\(name)\")"))
+        }
+        forward.clientAuthentication = .none
+        return forward
+    }
+
+    /// RFC 1929 users: `[{name, password-env | password-file | password}]`.
+    mutating func parseSOCKS5Users(_ node: ConfigurationNode) throws(ConfigurationError) -> [SOCKS5UserConfiguration] {
+        var users: [SOCKS5UserConfiguration] = []
+        var lines: [String: Int?] = [:]
+        for item in try node.sequence() {
+            let map = try item.mapping()
+            let sources = ["password", "password-env", "password-file"]
+            try map.checkKeys(allowed: ["name"] + sources, context: " for a SOCKS5 user")
+            let nameNode = try map.required("name")
+            let name = try nameNode.nonEmptyString()
+            // RFC 1929: UNAME and PASSWD are 1-255 bytes each.
+            guard name.utf8.count <= 255 else { throw nameNode.error("at most 255 bytes (RFC 1929)") }
+            if let first = lines[name] {
+                throw nameNode.error("duplicate SOCKS5 user \"\(ConfigurationNode.shorten(name))\"\(first.map { " (first on line \($0))" } ?? "")")
+            }
+            lines[name] = nameNode.line
+            let present = sources.compactMap { key in map[key].map { (key, $0) } }
+            guard let (key, sourceNode) = present.first else {
+                throw item.error("missing secret: give exactly one of \(sources.joined(separator: ", "))")
+            }
+            if present.count > 1 {
+                throw present[1].1.error("more than one secret source (\(present.map(\.0).joined(separator: ", "))): give exactly one")
+            }
+            let password: String
+            switch key {
+            case "password":
+                warnings.append(sourceNode.warning("password written in the configuration file; prefer password-file or password-env"))
+                password = try sourceNode.string()
+            case "password-env":
+                password = try environmentValue(try sourceNode.nonEmptyString(), node: sourceNode)
+            default:
+                let path = try existingFile(sourceNode, what: "password file")
+                warnIfShared(path, node: sourceNode, what: "password file")
+                password = try firstLine(of: path, node: sourceNode, what: "password file")
+            }
+            guard (1...255).contains(password.utf8.count) else {
+                throw sourceNode.error("a SOCKS5 password must be 1-255 bytes (RFC 1929); value <redacted>")
+            }
+            users.append(SOCKS5UserConfiguration(name: name, password: Password(password)))
+        }
+        return users
     }
 }

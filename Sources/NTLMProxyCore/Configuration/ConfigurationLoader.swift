@@ -80,11 +80,26 @@ struct ConfigurationParser {
         let listenersNode = try map.required("listeners", hint: "at least one listener")
         let items = try listenersNode.sequence()
         guard !items.isEmpty else { throw listenersNode.error("at least one listener is required") }
+        // Two passes: socks5/tunnel listeners with `via:` borrow a forward listener's settings,
+        // which may come later in the file.
+        var parsed: [(ListenerConfiguration, name: ConfigurationNode, listen: ConfigurationNode)?] = []
+        var forwards: [String: ForwardConfiguration] = [:]
+        for item in items {
+            guard !ConfigurationParser.needsForwardListeners(item) else {
+                parsed.append(nil)
+                continue
+            }
+            let result = try parseListener(item, credentials: credentials)
+            if case .forward(let forward) = result.0.mode, forwards[result.0.name] == nil { forwards[result.0.name] = forward }
+            parsed.append(result)
+        }
         var listeners: [ListenerConfiguration] = []
         var names: [String: Int?] = [:]
         var addresses: [ListenAddress: Int?] = [:]
-        for item in items {
-            let (listener, nameNode, listenNode) = try parseListener(item, credentials: credentials)
+        for (item, done) in zip(items, parsed) {
+            let result: (ListenerConfiguration, name: ConfigurationNode, listen: ConfigurationNode)
+            if let done { result = done } else { result = try parseListener(item, credentials: credentials, forwards: forwards) }
+            let (listener, nameNode, listenNode) = result
             if let first = names[listener.name] {
                 throw nameNode.error("duplicate listener name \"\(listener.name)\"\(first.map { " (first on line \($0))" } ?? "")")
             }
@@ -96,7 +111,7 @@ struct ConfigurationParser {
             listeners.append(listener)
         }
 
-        let used = Set(listeners.compactMap { $0.gateway?.credential.name })
+        let used = Set(listeners.flatMap(\.credentialNames))
         for credential in credentials where !used.contains(credential.name) {
             warnings.append(ConfigurationWarning(
                 file: file, line: credentialLines[credential.name] ?? nil, keyPath: "credentials.\(credential.name)",

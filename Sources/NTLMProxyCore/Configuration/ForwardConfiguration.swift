@@ -117,6 +117,21 @@ public struct ForwardConfiguration: Sendable {
         self.allowBasic = allowBasic
     }
 
+    /// Equal for two configurations that route, authenticate and pool alike; listeners with
+    /// equal keys share one upstream side (pools, failover state). Contains no secret: a
+    /// credential appears by name and user only.
+    public var identityKey: String {
+        var parts: [String] = parents.map { "\($0.name)=\($0.host):\($0.port)/\($0.scheme.rawValue)/\($0.credential?.name ?? "-")" }
+        parts.append("credential=\(credential?.name ?? "-")/\(credential?.qualifiedUser ?? "-")")
+        parts.append("rules=\(rules.rules.map { "\($0.pattern)>\($0.target)" })")
+        parts.append("noproxy=\(noProxy.patterns.map(\.text))")
+        parts.append("access=\(access.rules.map { "\($0.action)\($0.block)" })")
+        parts.append("client=\(clientAuthentication) lockout=\(lockoutWindow) retry=\(parentRetryInterval) connect=\(connectTimeout)")
+        parts.append("idle=\(idleConnectionsPerParent)/\(idleConnectionTimeout) headers=\(addHeaders.map { "\($0.name):\($0.value)" }) basic=\(allowBasic)")
+        parts.append("ntlm=\(ntlmPolicy)")
+        return parts.joined(separator: "|")
+    }
+
     /// The parent called `name`.
     public func parent(named name: String) -> ParentProxyConfiguration? {
         parents.first { $0.name == name }
@@ -144,10 +159,13 @@ public struct SOCKS5Configuration: Sendable {
     public var forward: ForwardConfiguration
     /// RFC 1929 users; empty: no authentication (then keep the listener on loopback).
     public var users: [SOCKS5UserConfiguration]
+    /// The forward listener whose settings `forward` is (`via:`), for summaries.
+    public var via: String?
 
-    public init(forward: ForwardConfiguration, users: [SOCKS5UserConfiguration] = []) {
+    public init(forward: ForwardConfiguration, users: [SOCKS5UserConfiguration] = [], via: String? = nil) {
         self.forward = forward
         self.users = users
+        self.via = via
     }
 }
 
@@ -169,10 +187,13 @@ public struct StaticTunnelConfiguration: Sendable {
     public var forward: ForwardConfiguration
     public var targetHost: String
     public var targetPort: Int
+    /// The forward listener whose settings `forward` is (`via:`), for summaries.
+    public var via: String?
 
-    public init(forward: ForwardConfiguration, targetHost: String, targetPort: Int) {
+    public init(forward: ForwardConfiguration, targetHost: String, targetPort: Int, via: String? = nil) {
         self.forward = forward
         self.targetHost = targetHost
         self.targetPort = targetPort
+        self.via = via
     }
 }

@@ -50,6 +50,23 @@ public struct ListenerConfiguration: Sendable {
         return nil
     }
 
+    /// The routing and parent settings of a forward, socks5 or tunnel listener.
+    public var forward: ForwardConfiguration? {
+        switch mode {
+        case .forward(let forward): return forward
+        case .socks5(let socks): return socks.forward
+        case .tunnel(let tunnel): return tunnel.forward
+        case .gateway, .acceptor: return nil
+        }
+    }
+
+    /// The names of the configured credentials this listener authenticates upstream with.
+    var credentialNames: [String] {
+        if let gateway { return [gateway.credential.name] }
+        guard let forward, forward.clientAuthentication == .none else { return [] }
+        return forward.parents.compactMap { forward.credential(for: $0)?.name }
+    }
+
     /// The acceptor settings, if this is an acceptor.
     public var acceptor: AcceptorConfiguration? {
         if case .acceptor(let acceptor) = mode { return acceptor }

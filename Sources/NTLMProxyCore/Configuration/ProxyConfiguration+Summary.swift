@@ -56,11 +56,11 @@ extension ProxyConfiguration {
         case .forward(let forward):
             lines += Self.forwardSummary(forward)
         case .socks5(let socks):
-            lines += Self.forwardSummary(socks.forward)
+            if let via = socks.via { lines.append("routing: as forward listener \(via)") } else { lines += Self.forwardSummary(socks.forward) }
             lines.append("SOCKS5 users: \(socks.users.isEmpty ? "none (no authentication)" : socks.users.map(\.name).joined(separator: ", "))")
         case .tunnel(let tunnel):
             lines.append("tunnel to: \(ParentProxyConfiguration.authority(host: tunnel.targetHost, port: tunnel.targetPort))")
-            lines += Self.forwardSummary(tunnel.forward)
+            if let via = tunnel.via { lines.append("routing: as forward listener \(via)") } else { lines += Self.forwardSummary(tunnel.forward) }
         }
         let limits = listener.limits
         lines.append(
@@ -97,7 +97,16 @@ extension ProxyConfiguration {
         case .basic(let realm): lines.append("client auth: Basic (realm \"\(realm)\"), each client's own credential upstream")
         case .relay: lines.append("client auth: relay (the client's own NTLM/Negotiate, pinned parent connection)")
         }
+        let variant = NTLMResponseVariant(policy: forward.ntlmPolicy)
+        lines.append("parent auth: NTLM as \(variant), allow-basic \(forward.allowBasic ? "on" : "off")")
+        if !forward.addHeaders.isEmpty {
+            // Values may be tokens: names only.
+            lines.append("added headers: " + forward.addHeaders.map(\.name).joined(separator: ", ") + " (values not shown)")
+        }
         lines.append("lockout window: \(ConfigurationDuration.format(forward.lockoutWindow)), parent retry every \(ConfigurationDuration.format(forward.parentRetryInterval))")
+        lines.append(
+            "parent connections: connect timeout \(ConfigurationDuration.format(forward.connectTimeout)), "
+                + "\(forward.idleConnectionsPerParent) idle kept per parent and credential for \(ConfigurationDuration.format(forward.idleConnectionTimeout))")
         return lines
     }
 }

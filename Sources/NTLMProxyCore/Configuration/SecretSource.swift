@@ -15,12 +15,16 @@ public enum SecretSource: Hashable, Sendable, CustomStringConvertible {
     case ntHashFile(String)
     /// Typed at a terminal prompt (command line modes only).
     case prompt
+    /// A cntlm.conf line: `Password`, `PassNT`, `PassNTLMv2` (cntlm's complemented hashes);
+    /// `path` is the file, when read from one.
+    case cntlmConfiguration(keyword: String, path: String?)
 
     /// Whether the secret is a plaintext password (needed for Basic) rather than an NT hash.
     public var isPassword: Bool {
         switch self {
         case .inlinePassword, .passwordEnvironment, .passwordFile, .prompt: return true
         case .inlineNTHash, .ntHashEnvironment, .ntHashFile: return false
+        case .cntlmConfiguration(let keyword, _): return keyword == "Password"
         }
     }
 
@@ -34,6 +38,7 @@ public enum SecretSource: Hashable, Sendable, CustomStringConvertible {
         case .ntHashEnvironment(let name): return "NT hash from env \(name)"
         case .ntHashFile(let path): return "NT hash from file \(path)"
         case .prompt: return "password from the terminal prompt"
+        case .cntlmConfiguration(let keyword, let path): return "\(keyword) from \(path ?? "the cntlm configuration")"
         }
     }
 }

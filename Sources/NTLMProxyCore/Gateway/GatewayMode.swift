@@ -61,10 +61,11 @@ public struct GatewayMode: ConnectionHandler {
 
 extension HTTPCredential {
     /// A stable, non-secret key for lockout bookkeeping: the user plus a short digest of the
-    /// NT hash, so a corrected password is a different key.
+    /// secret (NT hash, or the NTOWFv2 key of a credential configured without one), so a
+    /// corrected password is a different key.
     var lockoutID: String {
         var hasher = Hasher()
-        hasher.combine(ntlm.ntHash)
+        hasher.combine(ntlm)
         return "\(qualifiedUser)#\(hasher.finalize())"
     }
 }

@@ -15,67 +15,135 @@ public final class ProxyRuntime: Sendable {
     public struct RunningListener: Sendable {
         public let name: String
         public let mode: String
-        public let listener: ProxyListener
+        public let listener: any ServingListener
         public var port: Int { listener.port }
     }
 
     public let listeners: [RunningListener]
-    private let clients: [NTLMHTTPClient]
+    private let shutdownTasks: [@Sendable () async -> Void]
+    private let backgroundJobs: [@Sendable () async -> Void]
 
-    private init(listeners: [RunningListener], clients: [NTLMHTTPClient]) {
+    private init(listeners: [RunningListener], shutdownTasks: [@Sendable () async -> Void], backgroundJobs: [@Sendable () async -> Void]) {
         self.listeners = listeners
-        self.clients = clients
+        self.shutdownTasks = shutdownTasks
+        self.backgroundJobs = backgroundJobs
+    }
+
+    /// What building one listener's mode produced.
+    struct BuiltMode {
+        /// Serves HTTP with this handler (unless `raw` is set).
+        var handler: (any ConnectionHandler)? = nil
+        /// HTTP listener that can switch connections to byte tunnels (`CONNECT`).
+        var allowsTunnels = false
+        /// A raw (non-HTTP) listener instead: SOCKS5 or a static tunnel.
+        var raw: (@Sendable (ListenerOptions, any EventLoopGroup, Logger) async throws -> any ServingListener)? = nil
+        var shutdown: [@Sendable () async -> Void] = []
+        var background: [@Sendable () async -> Void] = []
     }
 
     /// Builds every listener's mode and binds its socket. Fails (closing what was bound)
     /// if any listener cannot start.
     public static func start(_ configuration: ProxyConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) async throws -> ProxyRuntime {
         var running: [RunningListener] = []
-        var clients: [NTLMHTTPClient] = []
+        var shutdownTasks: [@Sendable () async -> Void] = []
+        var background: [@Sendable () async -> Void] = []
+        var context = BuildContext(group: group)
         do {
             for listener in configuration.listeners {
                 var listenerLogger = logger
                 listenerLogger[metadataKey: "listener"] = "\(listener.name)"
-                let (handler, client) = try makeHandler(for: listener, group: group, logger: listenerLogger)
-                if let client { clients.append(client) }
-                let options = ListenerOptions(
+                let built = try makeHandler(for: listener, context: &context, logger: listenerLogger)
+                shutdownTasks += built.shutdown
+                background += built.background
+                var options = ListenerOptions(
                     host: listener.address.host, port: listener.address.port, tls: try listener.tls.map(makeServerTLS),
                     maximumHeaderBytes: listener.limits.maxHeaderBytes, maximumConnections: listener.limits.maxConnections,
                     idleTimeout: TimeAmount(listener.limits.idleTimeout))
-                let bound = try await ProxyListener.bind(options, group: group, handler: handler, logger: listenerLogger)
-                listenerLogger.notice("listening on \(listener.tls == nil ? "http" : "https")://\(listener.address.host.contains(":") ? "[\(listener.address.host)]" : listener.address.host):\(bound.port) (\(listener.mode.name))")
+                options.allowsTunnels = built.allowsTunnels
+                let bound: any ServingListener
+                if let raw = built.raw {
+                    bound = try await raw(options, group, listenerLogger)
+                } else if let handler = built.handler {
+                    bound = try await ProxyListener.bind(options, group: group, handler: handler, logger: listenerLogger)
+                } else {
+                    throw ProxyError.upstream("internal: listener \(listener.name) has nothing to serve")
+                }
+                let scheme = built.raw != nil ? "tcp" : (listener.tls == nil ? "http" : "https")
+                listenerLogger.notice("listening on \(scheme)://\(listener.address.host.contains(":") ? "[\(listener.address.host)]" : listener.address.host):\(bound.port) (\(listener.mode.name))")
                 running.append(RunningListener(name: listener.name, mode: listener.mode.name, listener: bound))
             }
         } catch {
             for item in running { await item.listener.close() }
-            for client in clients { try? await client.shutdown() }
+            for task in shutdownTasks { await task() }
             throw error
         }
-        return ProxyRuntime(listeners: running, clients: clients)
+        return ProxyRuntime(listeners: running, shutdownTasks: shutdownTasks, backgroundJobs: background)
     }
 
     /// Serves all listeners until the calling task is cancelled or `shutdown()` is called.
     public func run() async throws {
+        let jobs = Task {
+            await withDiscardingTaskGroup { group in
+                for job in backgroundJobs { group.addTask { await job() } }
+            }
+        }
+        defer { jobs.cancel() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for item in listeners {
                 group.addTask { try await item.listener.serve() }
             }
             try await group.waitForAll()
         }
-        for client in clients { try? await client.shutdown() }
+        jobs.cancel()
+        for task in shutdownTasks { await task() }
     }
 
     /// Stops accepting connections on every listener.
     public func shutdown() async {
         for item in listeners { await item.listener.close() }
-        for client in clients { try? await client.shutdown() }
+        for task in shutdownTasks { await task() }
     }
 
     public func listener(named name: String) -> RunningListener? {
         listeners.first { $0.name == name }
     }
 
-    static func makeHandler(for listener: ListenerConfiguration, group: any EventLoopGroup, logger: Logger) throws -> (any ConnectionHandler, NTLMHTTPClient?) {
+    /// What listeners of one configuration share: the upstream side of each forward
+    /// configuration (so a SOCKS5 or tunnel listener `via` a forward listener uses its
+    /// pools, failover and lockout guard) and one lockout guard per window.
+    struct BuildContext {
+        let group: any EventLoopGroup
+        var lockoutGuards: [Duration: LockoutGuard] = [:]
+        var forwardModes: [String: ForwardMode] = [:]
+
+        init(group: any EventLoopGroup) {
+            self.group = group
+        }
+
+        mutating func lockoutGuard(window: Duration) -> LockoutGuard {
+            if let existing = lockoutGuards[window] { return existing }
+            let made = LockoutGuard(window: window)
+            lockoutGuards[window] = made
+            return made
+        }
+
+        /// The forward mode for `forward`, made once per distinct routing.
+        mutating func forwardMode(_ forward: ForwardConfiguration, requestTimeout: Duration?, logger: Logger, built: inout BuiltMode) -> ForwardMode {
+            let key = forward.identityKey
+            if let existing = forwardModes[key] { return existing }
+            let upstreams = ForwardUpstreams(configuration: forward, lockout: lockoutGuard(window: forward.lockoutWindow), requestTimeout: requestTimeout, group: group, logger: logger)
+            built.shutdown.append { await upstreams.shutdown() }
+            if !forward.parents.isEmpty {
+                built.background.append { await upstreams.runHealthChecks() }
+            }
+            let mode = ForwardMode(upstreams: upstreams)
+            forwardModes[key] = mode
+            return mode
+        }
+    }
+
+    static func makeHandler(for listener: ListenerConfiguration, context: inout BuildContext, logger: Logger) throws -> BuiltMode {
+        let group = context.group
         switch listener.mode {
         case .gateway(let gateway):
             var configuration = NTLMHTTPClient.Configuration()
@@ -90,27 +158,46 @@ public final class ProxyRuntime: Sendable {
             configuration.maximumIdleConnectionsPerKey = max(8, listener.limits.maxConnections)
             let client = NTLMHTTPClient(eventLoopGroup: group, configuration: configuration, logger: logger)
             let forwarder = Forwarder(client: client, backend: gateway.backend, credential: gateway.credential.httpCredential)
-            return (GatewayMode(forwarder: forwarder), client)
+            return BuiltMode(handler: GatewayMode(forwarder: forwarder, lockout: context.lockoutGuard(window: .seconds(300))), shutdown: [{ try? await client.shutdown() }])
 
         case .acceptor(let acceptor):
             let settings = AcceptorSession.Settings(
                 policy: acceptor.acceptorPolicy, users: acceptor.users,
                 allowBasic: acceptor.offersBasic(listenerHasTLS: listener.tls != nil))
-            var client: NTLMHTTPClient? = nil
+            var shutdown: [@Sendable () async -> Void] = []
             var forwarder: Forwarder? = nil
             if let backend = acceptor.backend {
                 var configuration = NTLMHTTPClient.Configuration()
                 configuration.requestTimeout = listener.limits.requestTimeout
                 let made = NTLMHTTPClient(eventLoopGroup: group, configuration: configuration, logger: logger)
-                client = made
+                shutdown.append { try? await made.shutdown() }
                 forwarder = Forwarder(client: made, backend: backend, credential: nil)
             }
             let mode = AcceptorMode(settings: settings, forwarder: forwarder, identityHeader: acceptor.identityHeader, padUnauthorizedTo: acceptor.pad401To)
-            return (mode, client)
+            return BuiltMode(handler: mode, shutdown: shutdown)
 
-        case .forward, .socks5, .tunnel:
-            // Wired up with ForwardMode (issue 4, in progress).
-            throw ProxyError.upstream("\(listener.mode.name) listeners are not wired yet")
+        case .forward(let forward):
+            var built = BuiltMode(allowsTunnels: true)
+            built.handler = context.forwardMode(forward, requestTimeout: listener.limits.requestTimeout, logger: logger, built: &built)
+            return built
+
+        case .socks5(let socks):
+            var built = BuiltMode()
+            let mode = context.forwardMode(socks.forward, requestTimeout: nil, logger: logger, built: &built)
+            let users = socks.users
+            built.raw = { options, group, logger in
+                try await SOCKS5Listener.bind(RawListenerOptions(options), users: users, opener: mode, group: group, logger: logger)
+            }
+            return built
+
+        case .tunnel(let tunnel):
+            var built = BuiltMode()
+            let mode = context.forwardMode(tunnel.forward, requestTimeout: nil, logger: logger, built: &built)
+            let target = (tunnel.targetHost, tunnel.targetPort)
+            built.raw = { options, group, logger in
+                try await StaticTunnelListener.bind(RawListenerOptions(options), targetHost: target.0, targetPort: target.1, opener: mode, group: group, logger: logger)
+            }
+            return built
         }
     }
 
@@ -130,5 +217,12 @@ extension TimeAmount {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+extension RawListenerOptions {
+    /// The socket settings of an HTTP listener's options, for a raw listener.
+    init(_ options: ListenerOptions) {
+        self.init(host: options.host, port: options.port, maximumConnections: options.maximumConnections, idleTimeout: options.idleTimeout)
     }
 }

@@ -22,16 +22,20 @@ public struct ListenerOptions: Sendable {
     public var maximumHeaderBytes: Int
     /// Connections beyond this are closed at once.
     public var maximumConnections: Int
-    /// A connection idle this long (no bytes read) is closed.
+    /// A connection idle this long (no bytes read; in a tunnel, no bytes either way) is closed.
     public var idleTimeout: TimeAmount
+    /// Serves `CONNECT` (`ServerConnection.startTunnel` / `refuseConnect`) with a hand-built
+    /// HTTP pipeline (see `TunnelCapablePipeline`); clients may half-close.
+    public var allowsTunnels: Bool
 
-    public init(host: String = "127.0.0.1", port: Int, tls: NIOSSLContext? = nil, maximumHeaderBytes: Int = 64 * 1024, maximumConnections: Int = 10_000, idleTimeout: TimeAmount = .seconds(300)) {
+    public init(host: String = "127.0.0.1", port: Int, tls: NIOSSLContext? = nil, maximumHeaderBytes: Int = 64 * 1024, maximumConnections: Int = 10_000, idleTimeout: TimeAmount = .seconds(300), allowsTunnels: Bool = false) {
         self.host = host
         self.port = port
         self.tls = tls
         self.maximumHeaderBytes = maximumHeaderBytes
         self.maximumConnections = maximumConnections
         self.idleTimeout = idleTimeout
+        self.allowsTunnels = allowsTunnels
     }
 }
 
@@ -49,7 +53,6 @@ public final class ProxyListener: Sendable {
     private let logger: Logger
     private let options: ListenerOptions
     private let openConnections = NIOLockedValueBox(0)
-    private static let nextConnectionID = NIOLockedValueBox<UInt64>(0)
 
     private init(localAddress: SocketAddress, serverChannel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>, handler: any ConnectionHandler, logger: Logger, options: ListenerOptions) {
         self.localAddress = localAddress
@@ -66,6 +69,7 @@ public final class ProxyListener: Sendable {
         limits.maxHeaderListSize = options.maximumHeaderBytes
         let decoderLimits = limits
         let idleTimeout = options.idleTimeout
+        let allowsTunnels = options.allowsTunnels
         let serverChannel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
         do {
             serverChannel = try await ServerBootstrap(group: group)
@@ -73,6 +77,7 @@ public final class ProxyListener: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.socketOption(.so_keepalive), value: 1)
+                .childChannelOption(.allowRemoteHalfClosure, value: allowsTunnels)
                 .bind(host: options.host, port: options.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
@@ -81,7 +86,11 @@ public final class ProxyListener: Sendable {
                         }
                         try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                         try sync.addHandler(CloseOnIdleHandler())
-                        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
+                        if allowsTunnels {
+                            try sync.configureTunnelCapableHTTPServerPipeline(decoderLimits: decoderLimits, tunnelIdleTimeout: idleTimeout)
+                        } else {
+                            try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
+                        }
                         return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                     }
                 }
@@ -131,16 +140,13 @@ public final class ProxyListener: Sendable {
     }
 
     private func serveConnection(_ client: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
-        let id = Self.nextConnectionID.withLockedValue { value -> UInt64 in
-            value += 1
-            return value
-        }
+        let id = ConnectionID.next()
         let remote = client.channel.remoteAddress
         var connectionLogger = logger
         connectionLogger[metadataKey: "conn"] = "\(id)"
         do {
             try await client.executeThenClose { inbound, outbound in
-                let connection = ServerConnection(id: id, remoteAddress: remote, isTLS: options.tls != nil, inbound: inbound, outbound: outbound)
+                let connection = ServerConnection(id: id, remoteAddress: remote, isTLS: options.tls != nil, inbound: inbound, outbound: outbound, channel: client.channel, allowsTunnels: options.allowsTunnels)
                 await withTaskCancellationHandler {
                     await handler.serve(connection, logger: connectionLogger)
                 } onCancel: {
@@ -149,6 +155,18 @@ public final class ProxyListener: Sendable {
             }
         } catch {
             connectionLogger.debug("connection ended: \(error)")
+        }
+    }
+}
+
+/// Process-unique connection ids for logs, shared by every kind of listener.
+enum ConnectionID {
+    private static let last = NIOLockedValueBox<UInt64>(0)
+
+    static func next() -> UInt64 {
+        last.withLockedValue { value -> UInt64 in
+            value += 1
+            return value
         }
     }
 }

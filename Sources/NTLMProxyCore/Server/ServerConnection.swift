@@ -19,27 +19,38 @@ public final class ServerConnection: @unchecked Sendable {
     /// A head that arrived while draining (cannot happen with pipelining assistance, kept
     /// for safety).
     private var bufferedHead: HTTPRequestHead?
+    /// The channel, for switching to a tunnel (`nil` in tests that build a connection by hand).
+    let channel: (any Channel)?
+    /// Whether the listener built the tunnel-capable pipeline (`ListenerOptions.allowsTunnels`).
+    let allowsTunnels: Bool
+    /// The request most recently returned by `nextRequestHead()`.
+    private(set) var currentRequest: HTTPRequestHead?
 
-    init(id: UInt64, remoteAddress: SocketAddress?, isTLS: Bool, inbound: NIOAsyncChannelInboundStream<HTTPServerRequestPart>, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) {
+    init(id: UInt64, remoteAddress: SocketAddress?, isTLS: Bool, inbound: NIOAsyncChannelInboundStream<HTTPServerRequestPart>, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, channel: (any Channel)? = nil, allowsTunnels: Bool = false) {
         self.id = id
         self.remoteAddress = remoteAddress
         self.isTLS = isTLS
         self.iterator = inbound.makeAsyncIterator()
         self.outbound = outbound
+        self.channel = channel
+        self.allowsTunnels = allowsTunnels
     }
 
     /// The next request head, after discarding what is left of the previous body; `nil`
     /// when the client closed the connection.
     public func nextRequestHead() async throws -> HTTPRequestHead? {
         try await drainBody()
+        currentRequest = nil
         if let head = bufferedHead {
             bufferedHead = nil
             bodyPending = true
+            currentRequest = head
             return head
         }
         while let part = try await iterator.next() {
             if case .head(let head) = part {
                 bodyPending = true
+                currentRequest = head
                 return head
             }
         }
