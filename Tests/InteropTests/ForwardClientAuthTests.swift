@@ -36,6 +36,24 @@ struct ForwardClientAuthTests {
         }
     }
 
+    /// An IPv6 listener (`--listen [::1]:PORT`), served to curl over IPv6, with an access
+    /// list that names the IPv6 loopback explicitly.
+    @Test func ipv6ListenerWithIPv6AccessRules() async throws {
+        let squid = try await ForwardFixtures.shared.parent(.squid)
+        try Interop.needBinary()
+        let port = try freePort()
+        let process = try BackgroundProcess(
+            [Interop.binary, "forward", "--listen", "[::1]:\(port)", "--parent", squid.authority, "--user", Users.alice,
+             "--allow", "::1/128", "--log-level", "info"],
+            name: "forward-v6", environment: ["NTLMPROXY_PASSWORD": Users.alicePassword])
+        let ready = await process.waitForLog(timeout: 30) { $0.contains("listening on http://[::1]:\(port)") }
+        defer { Task { await process.stop() } }
+        #expect(ready, "\(process.log)")
+        let response = try await ProxyCurl.run(proxy: "http://[::1]:\(port)", [squid.origin + "whoami?v6"], timeout: 20)
+        #expect(response.status == 200, "\(response)\n\(process.log)")
+        #expect(response.json["path"].string == "/whoami?v6")
+    }
+
     @Test func socks5AndStaticTunnelGoThroughTheParent() async throws {
         let squid = try await ForwardFixtures.shared.parent(.squid)
         let socksPort = try freePort()

@@ -40,22 +40,9 @@ extension NTLMHTTPClient {
         if !unsafe.isEmpty {
             logger.debug("CONNECT fields with forbidden characters dropped", metadata: ["fields": "\(unsafe.joined(separator: ", "))"])
         }
-        let deadline = (timeout ?? configuration.requestTimeout).map { NIODeadline.now() + TimeAmount($0) }
-        let cancellation = RequestCancellation()
-        var execution = TunnelExecution(
+        let execution = TunnelExecution(
             client: self, proxy: proxy, request: request, credential: credential, pin: pin,
-            deadline: deadline, cancellation: cancellation, logger: logger)
-        return try await withTaskCancellationHandler {
-            do {
-                guard !Task.isCancelled else { throw NTLMHTTPClientError.cancelled }
-                return try await execution.run()
-            } catch {
-                execution.connection?.fail((error as? NTLMHTTPClientError) ?? .connectionClosed)
-                if cancellation.isCancelled || error is CancellationError { throw NTLMHTTPClientError.cancelled }
-                throw error
-            }
-        } onCancel: {
-            cancellation.cancel()
-        }
+            deadline: deadline(for: timeout), cancellation: RequestCancellation(), logger: logger)
+        return try await perform(execution)
     }
 }

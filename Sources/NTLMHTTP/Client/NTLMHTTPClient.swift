@@ -103,23 +103,10 @@ public final class NTLMHTTPClient: Sendable {
     /// - Throws: ``NTLMHTTPClientError``, or the error of a request body stream.
     public func execute(_ request: NTLMHTTPRequest, credential: HTTPCredential? = nil, via proxy: HTTPProxyServer? = nil, pin: ConnectionPin? = nil, timeout: Duration? = nil, logger: Logger? = nil) async throws -> NTLMHTTPResponse {
         let target = try RequestTarget(parsing: request.url)
-        let deadline = (timeout ?? configuration.requestTimeout).map { NIODeadline.now() + TimeAmount($0) }
-        let cancellation = RequestCancellation()
-        var execution = RequestExecution(
+        let execution = RequestExecution(
             client: self, request: request, target: target, credential: credential, proxy: proxy, pin: pin,
-            deadline: deadline, cancellation: cancellation, logger: logger ?? self.logger)
-        return try await withTaskCancellationHandler {
-            do {
-                guard !Task.isCancelled else { throw NTLMHTTPClientError.cancelled }
-                return try await execution.run()
-            } catch {
-                execution.connection?.fail((error as? NTLMHTTPClientError) ?? .connectionClosed)
-                if cancellation.isCancelled || error is CancellationError { throw NTLMHTTPClientError.cancelled }
-                throw error
-            }
-        } onCancel: {
-            cancellation.cancel()
-        }
+            deadline: deadline(for: timeout), cancellation: RequestCancellation(), logger: logger ?? self.logger)
+        return try await perform(execution)
     }
 
     /// Closes every connection (pooled or busy) and refuses further requests.

@@ -18,7 +18,7 @@ import NTLM
 /// (RFC 9112 §3.2.2) and the credential answers the proxy's 407; the request's own
 /// `Authorization` is the caller's business and passes untouched. With a pin the request
 /// uses (and leaves its connection in) the pin instead of the shared pool.
-struct RequestExecution {
+struct RequestExecution: ClientExecution {
     let client: NTLMHTTPClient
     let request: NTLMHTTPRequest
     let target: RequestTarget
@@ -86,16 +86,13 @@ struct RequestExecution {
     /// Where the credential goes, for logs: the proxy or the origin.
     var upstreamForLog: String { proxy.map { "proxy \($0)" } ?? "\(target.endpoint)" }
 
-    /// Identifies this request to the pin.
-    var pinOwner: ObjectIdentifier { ObjectIdentifier(cancellation) }
-
     // MARK: The leg loop
 
     mutating func run() async throws -> NTLMHTTPResponse {
         var action: AuthHandshake.Action
         var reused: Bool
         if let pooled = pin?.checkOut(key, owner: pinOwner) ?? client.pool.take(key) {
-            try use(pooled)
+            try adopt(pooled)
             connectionFromPool = true
             legsOnConnection = 0
             reused = true
@@ -192,15 +189,9 @@ struct RequestExecution {
                 logger.warning("upstream rejected the credential", metadata: ["scheme": "\(running.scheme?.rawValue ?? "-")", "user": "\(running.credential.qualifiedUser)", "endpoint": "\(upstreamForLog)"])
                 return await deliver(start, on: current, reusable: false, scheme: nil, failure: error)
             case .fail(let error):
-                client.pool.forgetScheme(for: key)
-                current.close()
-                logger.debug("authentication failed", metadata: ["error": "\(error)", "endpoint": "\(upstreamForLog)"])
-                throw NTLMHTTPClientError.authentication(error)
+                throw abandonHandshake(error, on: current, upstream: ["endpoint": "\(upstreamForLog)"])
             case .send, .reconnect:
-                if authorization == nil, let scheme = running.scheme {
-                    // Next time, authenticate before sending the body.
-                    client.pool.remember(scheme, for: key)
-                }
+                rememberScheme(of: running, sentAuthorization: authorization)
                 if !body.canSend {
                     // Every way on needs the body again, and the stream is gone.
                     current.close()
@@ -265,32 +256,9 @@ struct RequestExecution {
         client.configuration.channelBindings ? connection.channelBindings : nil
     }
 
-    /// The request moves to `connection`; with a pin, the pin holds it from now on (a pinned
-    /// connection stays pinned for its life and never returns to the shared pool).
-    mutating func use(_ connection: HTTP1Connection) throws(NTLMHTTPClientError) {
-        try cancellation.use(connection)
-        self.connection = connection
-        pinned = false
-        if let pin, pin.adopt(connection, owner: pinOwner) {
-            client.pool.assign(connection, to: pin)
-            pinned = true
-        }
-    }
-
     mutating func openConnection() async throws -> HTTP1Connection {
-        var timeout = TimeAmount(client.configuration.connectTimeout)
-        if let deadline {
-            let remaining = deadline - .now()
-            guard remaining > .zero else { throw NTLMHTTPClientError.timeout }
-            timeout = min(timeout, remaining)
-        }
-        let id = try client.pool.nextConnectionID()
-        let tlsContext = key.endpoint.isTLS ? try client.tlsContext() : nil
-        let fresh = try await HTTP1Connection.connect(
-            id: id, key: key, group: client.eventLoopGroup, tlsContext: tlsContext,
-            timeout: timeout, readIdleTimeout: TimeAmount(client.configuration.readIdleTimeout))
-        try client.pool.register(fresh)
-        try use(fresh)
+        let fresh = try await connectNew(tls: key.endpoint.isTLS)
+        try adopt(fresh)
         connectionFromPool = false
         legsOnConnection = 0
         connectionsOpened += 1

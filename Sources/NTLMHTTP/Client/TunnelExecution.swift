@@ -14,7 +14,7 @@ import NTLM
 /// - On any other final answer it is closed, except in relay mode (a pin and no credential):
 ///   the caller runs its own handshake over several `CONNECT`s, so a connection the proxy
 ///   keeps open goes back into the pin.
-struct TunnelExecution {
+struct TunnelExecution: ClientExecution {
     let client: NTLMHTTPClient
     let proxy: HTTPProxyServer
     let request: ConnectRequestHead
@@ -31,19 +31,7 @@ struct TunnelExecution {
     var legs = 0
     var connectionsOpened = 0
 
-    init(client: NTLMHTTPClient, proxy: HTTPProxyServer, request: ConnectRequestHead, credential: HTTPCredential?, pin: ConnectionPin?, deadline: NIODeadline?, cancellation: RequestCancellation, logger: Logger) {
-        self.client = client
-        self.proxy = proxy
-        self.request = request
-        self.credential = credential
-        self.pin = pin
-        self.deadline = deadline
-        self.cancellation = cancellation
-        self.logger = logger
-    }
-
     var key: PoolKey { PoolKey(endpoint: proxy.endpoint, credential: credential, proxy: proxy) }
-    var pinOwner: ObjectIdentifier { ObjectIdentifier(cancellation) }
 
     // MARK: The leg loop
 
@@ -122,15 +110,9 @@ struct TunnelExecution {
                     logger.warning("proxy rejected the credential", metadata: ["scheme": "\(running.scheme?.rawValue ?? "-")", "user": "\(running.credential.qualifiedUser)", "proxy": "\(proxy)"])
                     return await refuse(head, body: body, reusable: false, failure: error)
                 case .fail(let error):
-                    client.pool.forgetScheme(for: key)
-                    current.close()
-                    logger.debug("authentication failed", metadata: ["error": "\(error)", "proxy": "\(proxy)"])
-                    throw NTLMHTTPClientError.authentication(error)
+                    throw abandonHandshake(error, on: current, upstream: ["proxy": "\(proxy)"])
                 case .send, .reconnect:
-                    if authorization == nil, let scheme = running.scheme {
-                        // Next time, authenticate on the first CONNECT.
-                        client.pool.remember(scheme, for: key)
-                    }
+                    rememberScheme(of: running, sentAuthorization: authorization)
                     RequestExecution.logChallenge(head, challengeHeader: "Proxy-Authenticate", scheme: running.scheme, user: running.credential.qualifiedUser, leg: legs, logger: logger)
                     action = next
                 }
@@ -169,28 +151,13 @@ struct TunnelExecution {
     /// The exchange moves to `connection`: pinned if there is a pin, with the `CONNECT`
     /// handler in front of its HTTP handlers.
     mutating func use(_ connection: HTTP1Connection) async throws {
-        try cancellation.use(connection)
-        self.connection = connection
-        pinned = false
-        if let pin, pin.adopt(connection, owner: pinOwner) {
-            client.pool.assign(connection, to: pin)
-            pinned = true
-        }
+        try adopt(connection)
         connect = try await connection.beginConnectExchanges(readIdleTimeout: TimeAmount(client.configuration.readIdleTimeout))
     }
 
     mutating func openConnection() async throws {
-        var timeout = TimeAmount(client.configuration.connectTimeout)
-        if let deadline {
-            let remaining = deadline - .now()
-            guard remaining > .zero else { throw NTLMHTTPClientError.timeout }
-            timeout = min(timeout, remaining)
-        }
-        let id = try client.pool.nextConnectionID()
-        let fresh = try await HTTP1Connection.connect(
-            id: id, key: key, group: client.eventLoopGroup, tlsContext: nil,
-            timeout: timeout, readIdleTimeout: TimeAmount(client.configuration.readIdleTimeout))
-        try client.pool.register(fresh)
+        // The connection to a proxy is plain TCP.
+        let fresh = try await connectNew(tls: false)
         connectionsOpened += 1
         logger.trace("connected", metadata: ["connection": "\(fresh)", "proxy": "\(proxy)"])
         try await use(fresh)

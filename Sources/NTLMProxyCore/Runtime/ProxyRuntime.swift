@@ -178,7 +178,9 @@ public final class ProxyRuntime: Sendable {
 
         case .forward(let forward):
             var built = BuiltMode(allowsTunnels: true)
-            built.handler = context.forwardMode(forward, requestTimeout: listener.limits.requestTimeout, logger: logger, built: &built)
+            // No overall deadline: a download through a forward proxy may rightly take an hour;
+            // the client's read-idle timeout (60 s of silence) and the connect timeout bound it.
+            built.handler = context.forwardMode(forward, requestTimeout: nil, logger: logger, built: &built)
             return built
 
         case .socks5(let socks):

@@ -48,15 +48,14 @@ public struct ListenerOptions: Sendable {
 /// ```
 public final class ProxyListener: Sendable {
     public let localAddress: SocketAddress
-    private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+    private let acceptLoop: AcceptLoop<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>>
     private let handler: any ConnectionHandler
     private let logger: Logger
     private let options: ListenerOptions
-    private let openConnections = NIOLockedValueBox(0)
 
-    private init(localAddress: SocketAddress, serverChannel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>, handler: any ConnectionHandler, logger: Logger, options: ListenerOptions) {
-        self.localAddress = localAddress
-        self.serverChannel = serverChannel
+    private init(acceptLoop: AcceptLoop<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>>, handler: any ConnectionHandler, logger: Logger, options: ListenerOptions) {
+        self.acceptLoop = acceptLoop
+        localAddress = acceptLoop.localAddress
         self.handler = handler
         self.logger = logger
         self.options = options
@@ -70,37 +69,26 @@ public final class ProxyListener: Sendable {
         let decoderLimits = limits
         let idleTimeout = options.idleTimeout
         let allowsTunnels = options.allowsTunnels
-        let serverChannel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
-        do {
-            serverChannel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.socketOption(.so_keepalive), value: 1)
-                .childChannelOption(.allowRemoteHalfClosure, value: allowsTunnels)
-                .bind(host: options.host, port: options.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let sync = channel.pipeline.syncOperations
-                        if let tls {
-                            try sync.addHandler(NIOSSLServerHandler(context: tls))
-                        }
-                        try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                        try sync.addHandler(CloseOnIdleHandler())
-                        if allowsTunnels {
-                            try sync.configureTunnelCapableHTTPServerPipeline(decoderLimits: decoderLimits, tunnelIdleTimeout: idleTimeout)
-                        } else {
-                            try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
-                        }
-                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+        let acceptLoop = try await AcceptLoop<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>>.bind(
+            host: options.host, port: options.port, group: group, maximumConnections: options.maximumConnections, logger: logger,
+            configure: { $0.childChannelOption(.allowRemoteHalfClosure, value: allowsTunnels) },
+            childChannelInitializer: { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let tls {
+                        try sync.addHandler(NIOSSLServerHandler(context: tls))
                     }
+                    try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                    try sync.addHandler(CloseOnIdleHandler())
+                    if allowsTunnels {
+                        try sync.configureTunnelCapableHTTPServerPipeline(decoderLimits: decoderLimits, tunnelIdleTimeout: idleTimeout)
+                    } else {
+                        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
+                    }
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                 }
-        } catch {
-            throw ProxyError.bindFailed(address: "\(options.host):\(options.port)", reason: "\(error)")
-        }
-        guard let address = serverChannel.channel.localAddress else {
-            throw ProxyError.bindFailed(address: "\(options.host):\(options.port)", reason: "no local address")
-        }
-        return ProxyListener(localAddress: address, serverChannel: serverChannel, handler: handler, logger: logger, options: options)
+            })
+        return ProxyListener(acceptLoop: acceptLoop, handler: handler, logger: logger, options: options)
     }
 
     /// The port actually bound (useful with port 0).
@@ -108,35 +96,12 @@ public final class ProxyListener: Sendable {
 
     /// Accepts and serves connections until the listener is closed or the task cancelled.
     public func serve() async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            try await withTaskCancellationHandler {
-                try await serverChannel.executeThenClose { inbound in
-                    for try await client in inbound {
-                        let admitted = openConnections.withLockedValue { count -> Bool in
-                            guard count < options.maximumConnections else { return false }
-                            count += 1
-                            return true
-                        }
-                        guard admitted else {
-                            logger.warning("connection refused: maximum of \(options.maximumConnections) connections reached")
-                            client.channel.close(promise: nil)
-                            continue
-                        }
-                        group.addTask {
-                            await self.serveConnection(client)
-                            self.openConnections.withLockedValue { $0 -= 1 }
-                        }
-                    }
-                }
-            } onCancel: {
-                serverChannel.channel.close(promise: nil)
-            }
-        }
+        try await acceptLoop.run(channelOf: { $0.channel }, serve: { client in await self.serveConnection(client) })
     }
 
     /// Stops accepting; connections in progress finish their current work.
     public func close() async {
-        try? await serverChannel.channel.close()
+        await acceptLoop.close()
     }
 
     private func serveConnection(_ client: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {

@@ -1,5 +1,4 @@
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -31,47 +30,36 @@ public final class RawListener: ServingListener {
     public typealias Handler = @Sendable (_ channel: any Channel, _ logger: Logger) async -> Void
 
     public let localAddress: SocketAddress
-    private let serverChannel: NIOAsyncChannel<any Channel, Never>
+    private let acceptLoop: AcceptLoop<any Channel>
     private let handler: Handler
     private let logger: Logger
-    private let options: RawListenerOptions
-    private let openConnections = NIOLockedValueBox(0)
 
-    private init(localAddress: SocketAddress, serverChannel: NIOAsyncChannel<any Channel, Never>, handler: @escaping Handler, logger: Logger, options: RawListenerOptions) {
-        self.localAddress = localAddress
-        self.serverChannel = serverChannel
+    private init(acceptLoop: AcceptLoop<any Channel>, handler: @escaping Handler, logger: Logger) {
+        self.acceptLoop = acceptLoop
+        localAddress = acceptLoop.localAddress
         self.handler = handler
         self.logger = logger
-        self.options = options
     }
 
     public static func bind(_ options: RawListenerOptions, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger, handler: @escaping Handler) async throws -> RawListener {
         let idleTimeout = options.idleTimeout
-        let serverChannel: NIOAsyncChannel<any Channel, Never>
-        do {
-            serverChannel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.socketOption(.so_keepalive), value: 1)
-                .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .childChannelOption(.autoRead, value: false)
-                .bind(host: options.host, port: options.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let sync = channel.pipeline.syncOperations
-                        try sync.addHandler(IdleStateHandler(allTimeout: idleTimeout))
-                        try sync.addHandler(CloseOnIdleHandler())
-                        try sync.addHandler(TunnelInputGate(holding: true))
-                        return channel as any Channel
-                    }
+        let acceptLoop = try await AcceptLoop<any Channel>.bind(
+            host: options.host, port: options.port, group: group, maximumConnections: options.maximumConnections, logger: logger,
+            configure: { bootstrap in
+                bootstrap
+                    .childChannelOption(.allowRemoteHalfClosure, value: true)
+                    .childChannelOption(.autoRead, value: false)
+            },
+            childChannelInitializer: { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(allTimeout: idleTimeout))
+                    try sync.addHandler(CloseOnIdleHandler())
+                    try sync.addHandler(TunnelInputGate(holding: true))
+                    return channel as any Channel
                 }
-        } catch {
-            throw ProxyError.bindFailed(address: "\(options.host):\(options.port)", reason: "\(error)")
-        }
-        guard let address = serverChannel.channel.localAddress else {
-            throw ProxyError.bindFailed(address: "\(options.host):\(options.port)", reason: "no local address")
-        }
-        return RawListener(localAddress: address, serverChannel: serverChannel, handler: handler, logger: logger, options: options)
+            })
+        return RawListener(acceptLoop: acceptLoop, handler: handler, logger: logger)
     }
 
     /// The port actually bound (useful with port 0).
@@ -79,35 +67,12 @@ public final class RawListener: ServingListener {
 
     /// Accepts and serves connections until the listener is closed or the task cancelled.
     public func serve() async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            try await withTaskCancellationHandler {
-                try await serverChannel.executeThenClose { inbound in
-                    for try await channel in inbound {
-                        let admitted = openConnections.withLockedValue { count -> Bool in
-                            guard count < options.maximumConnections else { return false }
-                            count += 1
-                            return true
-                        }
-                        guard admitted else {
-                            logger.warning("connection refused: maximum of \(options.maximumConnections) connections reached")
-                            channel.close(promise: nil)
-                            continue
-                        }
-                        group.addTask {
-                            await self.serveConnection(channel)
-                            self.openConnections.withLockedValue { $0 -= 1 }
-                        }
-                    }
-                }
-            } onCancel: {
-                serverChannel.channel.close(promise: nil)
-            }
-        }
+        try await acceptLoop.run(channelOf: { $0 }, serve: { channel in await self.serveConnection(channel) })
     }
 
     /// Stops accepting; connections in progress go on.
     public func close() async {
-        try? await serverChannel.channel.close()
+        await acceptLoop.close()
     }
 
     /// Lets the client's bytes through to handlers added after the listener's own (for a
