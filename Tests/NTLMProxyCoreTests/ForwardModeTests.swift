@@ -55,7 +55,7 @@ struct ForwardModeTests {
             }
             parentConfigurations.append(ParentProxyConfiguration(name: "p\(index)", host: "127.0.0.1", port: port, scheme: .auto))
         }
-        var configuration = ForwardConfiguration(parents: parentConfigurations, credential: credential(), connectTimeout: .seconds(2))
+        var configuration = ForwardConfiguration(parents: parentConfigurations, credential: credential(), connectTimeout: .seconds(10))
         configure(&configuration)
         let upstreams = ForwardUpstreams(configuration: configuration, logger: quiet)
         var options = ListenerOptions(port: 0)
@@ -128,11 +128,9 @@ struct ForwardModeTests {
     }
 
     @Test func failsOverWhenTheFirstParentIsDown() async throws {
-        // A port nobody listens on: bind and close a listener to get one.
-        let closed = try await ProxyListener.bind(ListenerOptions(port: 0), handler: EchoBackend(), logger: Self.quiet)
-        let deadPort = closed.port
-        await closed.close()
-        let stack = try await Self.start(parents: [deadPort, nil])
+        let dead = try ClosedPort()
+        defer { withExtendedLifetime(dead) {} }
+        let stack = try await Self.start(parents: [dead.port, nil])
         for _ in 0..<3 {
             let client = try await stack.connect()
             let response = try await client.request("GET", "\(stack.backendURL)/")
@@ -145,10 +143,9 @@ struct ForwardModeTests {
     }
 
     @Test func allParentsDownGivesAClear502() async throws {
-        let closed = try await ProxyListener.bind(ListenerOptions(port: 0), handler: EchoBackend(), logger: Self.quiet)
-        let deadPort = closed.port
-        await closed.close()
-        let stack = try await Self.start(parents: [deadPort])
+        let dead = try ClosedPort()
+        defer { withExtendedLifetime(dead) {} }
+        let stack = try await Self.start(parents: [dead.port])
         let client = try await stack.connect()
         let response = try await client.request("GET", "\(stack.backendURL)/")
         #expect(response.status == 502)

@@ -36,6 +36,10 @@ public struct ForwardMode: ConnectionHandler {
     public func serve(_ connection: ServerConnection, logger: Logger) async {
         guard clientPermitted(connection.remoteAddress) else {
             logger.warning("client refused by the access list", metadata: ["client": "\(connection.clientDescription)"])
+            // A response answers a request (RFC 9112 §9.3): wait for the first head. Written
+            // earlier, it would reach NIO's pipelining handler with no request in flight, which
+            // asserts in debug builds and drops the connection in release ones.
+            guard (try? await connection.nextRequestHead()) != nil else { return }
             let (head, body) = ForwardPages.page(.forbidden, "this proxy does not serve \(connection.remoteAddress?.ipAddress ?? "your address") (see the listener's access rules)", version: .http1_1, keepAlive: false)
             try? await connection.writeResponse(head, body: body)
             return
