@@ -75,14 +75,9 @@ extension ForwardMode {
     func handleConnect(_ head: HTTPRequestHead, on connection: ServerConnection, session: ForwardClientSession, started: ContinuousClock.Instant, logger: Logger) async throws -> Bool {
         let keepAlive = HopByHopHeaders.keepAlive(version: head.version, headers: head.headers)
         let target: ProxyRequestTarget
-        do {
-            target = try ProxyRequestTarget(parsing: head.uri, isConnect: true)
-        } catch {
-            return try await refuseConnect(ForwardPages.Refusal(status: .badRequest, message: "\(error)"), head: head, on: connection, keepAlive: keepAlive, started: started, logger: logger)
-        }
         let identity: ClientIdentity
-        switch clientIdentity(head) {
-        case .success(let value): identity = value
+        switch admit(head) {
+        case .success(let admitted): (target, identity) = admitted
         case .failure(let refusal):
             return try await refuseConnect(refusal, head: head, on: connection, keepAlive: keepAlive, started: started, logger: logger)
         }

@@ -101,6 +101,18 @@ public struct ForwardMode: ConnectionHandler {
         }
     }
 
+    /// The request target and the client's identity, or the refusal to answer with (a target
+    /// that is not a proxy request, missing or malformed client credentials).
+    func admit(_ head: HTTPRequestHead) -> Result<(ProxyRequestTarget, ClientIdentity), ForwardPages.Refusal> {
+        let target: ProxyRequestTarget
+        do {
+            target = try ProxyRequestTarget(parsing: head.uri, isConnect: head.method == .CONNECT)
+        } catch {
+            return .failure(ForwardPages.Refusal(status: .badRequest, message: "\(error)"))
+        }
+        return clientIdentity(head).map { (target, $0) }
+    }
+
     func upstreamCredential(_ identity: ClientIdentity, parent: ParentProxyConfiguration) -> HTTPCredential? {
         guard parent.scheme != .none else { return nil }
         switch identity {
@@ -128,14 +140,9 @@ public struct ForwardMode: ConnectionHandler {
     func handleRequest(_ head: HTTPRequestHead, on connection: ServerConnection, session: ForwardClientSession, started: ContinuousClock.Instant, logger: Logger) async throws -> Bool {
         let keepAlive = HopByHopHeaders.keepAlive(version: head.version, headers: head.headers)
         let target: ProxyRequestTarget
-        do {
-            target = try ProxyRequestTarget(parsing: head.uri, isConnect: false)
-        } catch {
-            return try await refuse(ForwardPages.Refusal(status: .badRequest, message: "\(error)"), head: head, on: connection, keepAlive: keepAlive, started: started, logger: logger)
-        }
         let identity: ClientIdentity
-        switch clientIdentity(head) {
-        case .success(let value): identity = value
+        switch admit(head) {
+        case .success(let admitted): (target, identity) = admitted
         case .failure(let refusal):
             return try await refuse(refusal, head: head, on: connection, keepAlive: keepAlive, started: started, logger: logger)
         }
