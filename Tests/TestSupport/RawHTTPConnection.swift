@@ -27,21 +27,11 @@ public final class RawHTTPConnection: @unchecked Sendable {
     private var buffer: [UInt8] = []
 
     private init(syncPort port: Int, timeoutSeconds: Int) throws {
-        #if canImport(Glibc)
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        do {
+            fd = try connectLoopbackSocket(port: port, timeoutSeconds: timeoutSeconds)
+        } catch {
+            throw Failure.connect(error.code)
         }
-        guard result == 0 else { close(fd); throw Failure.connect(errno) }
     }
 
     deinit { close(fd) }
@@ -179,4 +169,37 @@ extension String {
         while text.last == set { text = text.dropLast() }
         return String(text)
     }
+}
+
+/// Why `connectLoopbackSocket` failed: the `errno` of `connect`.
+public struct LoopbackConnectError: Error {
+    public var code: Int32
+}
+
+/// A blocking TCP socket connected to 127.0.0.1:`port`, with `TCP_NODELAY` and send/receive
+/// timeouts; the caller closes it.
+public func connectLoopbackSocket(port: Int, timeoutSeconds: Int) throws(LoopbackConnectError) -> Int32 {
+    #if canImport(Glibc)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #else
+    let fd = socket(AF_INET, SOCK_STREAM, 0)
+    #endif
+    var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var one: Int32 = 1
+    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard result == 0 else {
+        let code = errno
+        close(fd)
+        throw LoopbackConnectError(code: code)
+    }
+    return fd
 }

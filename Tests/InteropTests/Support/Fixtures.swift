@@ -80,16 +80,7 @@ actor Fixtures {
         let stops: [(String, String)] = [("apache-origin", root + "/main"), ("squid-origin", root + "/main-squid"), ("apache-origin", root + "/counting")]
         Cleanup.register {
             // Stop all three in parallel (squid alone takes ~2 s to exit).
-            let group = DispatchGroup()
-            for (script, dir) in stops where FileManager.default.fileExists(atPath: dir) {
-                group.enter()
-                let thread = Thread {
-                    Child.runBlocking([Interop.script(script), "stop", dir])
-                    group.leave()
-                }
-                thread.start()
-            }
-            group.wait()
+            stopInParallel(stops)
             let echoPid = root + "/echo/pid"
             if let text = try? String(contentsOfFile: echoPid, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 kill(pid, SIGTERM)
@@ -105,18 +96,38 @@ actor Fixtures {
     /// the fixtures (a second `stop` is harmless) — for a test process killed without exit
     /// handlers.
     private nonisolated static func startWatcher(root: String, stops: [(String, String)], keep: Bool) {
-        func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        var extra = "[ -s \(shellQuote(root + "/echo/pid")) ] && kill $(cat \(shellQuote(root + "/echo/pid"))) 2>/dev/null; "
+        if !keep { extra += "rm -rf \(shellQuote(root))" }
+        spawnWatcher(stops: stops, then: extra)
+    }
+
+    /// Spawns `sh -c` that waits for this process to exit, runs `SCRIPT stop DIR` for each of
+    /// `stops`, then `extra`. Its own session (a Ctrl-C to our process group does not reach it),
+    /// no descriptor of ours; never reaped by us: it outlives this process by design.
+    nonisolated static func spawnWatcher(stops: [(String, String)], then extra: String) {
         var script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; "
         for (name, dir) in stops {
-            script += "[ -d \(quote(dir)) ] && \(quote(Interop.script(name))) stop \(quote(dir)) >/dev/null 2>&1; "
+            script += "[ -d \(shellQuote(dir)) ] && \(shellQuote(Interop.script(name))) stop \(shellQuote(dir)) >/dev/null 2>&1; "
         }
-        script += "[ -s \(quote(root + "/echo/pid")) ] && kill $(cat \(quote(root + "/echo/pid"))) 2>/dev/null; "
-        if !keep { script += "rm -rf \(quote(root))" }
-        // Its own session (a Ctrl-C to our process group does not reach it), no descriptor
-        // of ours; never reaped by us: it outlives this process by design.
+        script += extra
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { close(null) }
         _ = try? Child.spawn(["/bin/sh", "-c", script], environment: Subprocess.childEnvironment(), stdin: null, stdout: null, stderr: null, newSession: true)
+    }
+
+    nonisolated static func shellQuote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+    /// Runs `SCRIPT stop DIR` for every existing DIR, all at once, and waits for them.
+    nonisolated static func stopInParallel(_ stops: [(String, String)]) {
+        let group = DispatchGroup()
+        for (script, dir) in stops where FileManager.default.fileExists(atPath: dir) {
+            group.enter()
+            Thread {
+                Child.runBlocking([Interop.script(script), "stop", dir])
+                group.leave()
+            }.start()
+        }
+        group.wait()
     }
 
     // MARK: Access
@@ -127,7 +138,7 @@ actor Fixtures {
         if apacheTask == nil {
             apacheTask = Task { try await Self.startApache(dir: Self.root + "/main") }
         }
-        return try await startOrSkip(apacheTask!)
+        return try await Self.startOrSkip(apacheTask!)
     }
 
     /// An Apache origin for the counting tests only.
@@ -136,7 +147,7 @@ actor Fixtures {
         if countingTask == nil {
             countingTask = Task { try await Self.startApache(dir: Self.root + "/counting") }
         }
-        return try await startOrSkip(countingTask!)
+        return try await Self.startOrSkip(countingTask!)
     }
 
     /// The shared squid origin/proxy.
@@ -145,7 +156,7 @@ actor Fixtures {
         if squidTask == nil {
             squidTask = Task { try await Self.startSquid(dir: Self.root + "/main-squid") }
         }
-        return try await startOrSkip(squidTask!)
+        return try await Self.startOrSkip(squidTask!)
     }
 
     /// An echo_backend.py of our own (stdlib python only).
@@ -154,12 +165,12 @@ actor Fixtures {
         if echoTask == nil {
             echoTask = Task { try await Self.startEcho(dir: Self.root + "/echo") }
         }
-        return try await startOrSkip(echoTask!)
+        return try await Self.startOrSkip(echoTask!)
     }
 
     /// A start failure fails the test when interop is required, and skips it otherwise (the
     /// peers are installed but cannot run here, e.g. without the rights they need).
-    private func startOrSkip<T: Sendable>(_ task: Task<T, Error>) async throws -> T {
+    static func startOrSkip<T: Sendable>(_ task: Task<T, Error>) async throws -> T {
         do {
             return try await task.value
         } catch let failure as FixtureFailure {
@@ -170,24 +181,26 @@ actor Fixtures {
 
     // MARK: Starting
 
-    private static func startApache(dir: String) async throws -> ApacheFixture {
-        let result = try await Subprocess.run([Interop.script("apache-origin"), "start", dir], timeout: 90)
-        guard result.status == 0 else { throw FixtureFailure(what: "apache-origin start \(dir)", result: result) }
+    /// Runs `SCRIPT start DIR` and returns the ports it wrote to DIR/ports.env, all of `keys`
+    /// present.
+    static func startScript(_ script: String, _ dir: String, keys: [String]) async throws -> [String: Int] {
+        let result = try await Subprocess.run([Interop.script(script), "start", dir], timeout: 90)
+        guard result.status == 0 else { throw FixtureFailure(what: "\(script) start \(dir)", result: result) }
         let ports = readPorts(dir)
-        guard let http = ports["HTTP_PORT"], let https = ports["HTTPS_PORT"], let backend = ports["APACHE_BACKEND_PORT"] else {
-            throw FixtureFailure(what: "apache-origin (no ports in \(dir)/ports.env)", result: result)
+        guard keys.allSatisfy({ ports[$0] != nil }) else {
+            throw FixtureFailure(what: "\(script) (no \(keys) in \(dir)/ports.env)", result: result)
         }
-        return ApacheFixture(dir: dir, httpPort: http, httpsPort: https, backendPort: backend)
+        return ports
     }
 
-    private static func startSquid(dir: String) async throws -> SquidFixture {
-        let result = try await Subprocess.run([Interop.script("squid-origin"), "start", dir], timeout: 90)
-        guard result.status == 0 else { throw FixtureFailure(what: "squid-origin start \(dir)", result: result) }
-        let ports = readPorts(dir)
-        guard let squid = ports["SQUID_PORT"], let proxy = ports["PROXY_PORT"], let backend = ports["SQUID_BACKEND_PORT"] else {
-            throw FixtureFailure(what: "squid-origin (no ports in \(dir)/ports.env)", result: result)
-        }
-        return SquidFixture(dir: dir, squidPort: squid, proxyPort: proxy, backendPort: backend)
+    private static func startApache(dir: String) async throws -> ApacheFixture {
+        let ports = try await startScript("apache-origin", dir, keys: ["HTTP_PORT", "HTTPS_PORT", "APACHE_BACKEND_PORT"])
+        return ApacheFixture(dir: dir, httpPort: ports["HTTP_PORT"] ?? 0, httpsPort: ports["HTTPS_PORT"] ?? 0, backendPort: ports["APACHE_BACKEND_PORT"] ?? 0)
+    }
+
+    static func startSquid(dir: String) async throws -> SquidFixture {
+        let ports = try await startScript("squid-origin", dir, keys: ["SQUID_PORT", "PROXY_PORT", "SQUID_BACKEND_PORT"])
+        return SquidFixture(dir: dir, squidPort: ports["SQUID_PORT"] ?? 0, proxyPort: ports["PROXY_PORT"] ?? 0, backendPort: ports["SQUID_BACKEND_PORT"] ?? 0)
     }
 
     private static func startEcho(dir: String) async throws -> EchoBackendFixture {

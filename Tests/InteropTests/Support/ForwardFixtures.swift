@@ -107,33 +107,13 @@ actor ForwardFixtures {
             let privates = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
                 .filter { $0.hasPrefix("forward-private-") }
                 .map { ("apache-parent", root + "/" + $0) }
-            let group = DispatchGroup()
-            for (script, dir) in stops + privates where FileManager.default.fileExists(atPath: dir) {
-                group.enter()
-                Thread {
-                    Child.runBlocking([Interop.script(script), "stop", dir])
-                    group.leave()
-                }.start()
-            }
-            group.wait()
-        }
-        startWatcher(stops)
-        return true
-    }()
-
-    /// A process of its own session that stops the fixtures once this test process is gone.
-    private static func startWatcher(_ stops: [(String, String)]) {
-        func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        var script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; "
-        for (name, dir) in stops {
-            script += "[ -d \(quote(dir)) ] && \(quote(Interop.script(name))) stop \(quote(dir)) >/dev/null 2>&1; "
+            Fixtures.stopInParallel(stops + privates)
         }
         // Private parents (failover tests) live in forward-private-N.
-        script += "for d in \(quote(Fixtures.root))/forward-private-*; do [ -d \"$d\" ] && \(quote(Interop.script("apache-parent"))) stop \"$d\" >/dev/null 2>&1; done; true"
-        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { close(null) }
-        _ = try? Child.spawn(["/bin/sh", "-c", script], environment: Subprocess.childEnvironment(), stdin: null, stdout: null, stderr: null, newSession: true)
-    }
+        let quote = Fixtures.shellQuote
+        Fixtures.spawnWatcher(stops: stops, then: "for d in \(quote(root))/forward-private-*; do [ -d \"$d\" ] && \(quote(Interop.script("apache-parent"))) stop \"$d\" >/dev/null 2>&1; done; true")
+        return true
+    }()
 
     /// The forward fixture scripts, cntlm, and everything `Interop.needPeers` wants.
     static func needPeers() async throws {
@@ -160,14 +140,14 @@ actor ForwardFixtures {
         switch kind {
         case .squid:
             if countingSquidTask == nil {
-                countingSquidTask = Task { try await Self.startSquid(dir: Fixtures.root + "/forward-counting-squid") }
+                countingSquidTask = Task { try await Fixtures.startSquid(dir: Fixtures.root + "/forward-counting-squid") }
             }
-            return ParentProxy(squid: try await startOrSkip(countingSquidTask!))
+            return ParentProxy(squid: try await Fixtures.startOrSkip(countingSquidTask!))
         case .apache:
             if countingApacheTask == nil {
                 countingApacheTask = Task { try await Self.startApacheParent(dir: Fixtures.root + "/forward-counting-apache") }
             }
-            return ParentProxy(apache: try await startOrSkip(countingApacheTask!))
+            return ParentProxy(apache: try await Fixtures.startOrSkip(countingApacheTask!))
         }
     }
 
@@ -176,7 +156,7 @@ actor ForwardFixtures {
         if apacheTask == nil {
             apacheTask = Task { try await Self.startApacheParent(dir: Fixtures.root + "/forward-apache") }
         }
-        return try await startOrSkip(apacheTask!)
+        return try await Fixtures.startOrSkip(apacheTask!)
     }
 
     func tlsOrigin() async throws -> TLSOriginFixture {
@@ -184,7 +164,7 @@ actor ForwardFixtures {
         if tlsTask == nil {
             tlsTask = Task { try await Self.startTLSOrigin(dir: Fixtures.root + "/tls-origin") }
         }
-        return try await startOrSkip(tlsTask!)
+        return try await Fixtures.startOrSkip(tlsTask!)
     }
 
     /// A fresh Apache parent of the caller's own; it may stop it (`ApacheParentFixture.stop`).
@@ -200,51 +180,15 @@ actor ForwardFixtures {
         }
     }
 
-    private func startOrSkip<T: Sendable>(_ task: Task<T, Error>) async throws -> T {
-        do {
-            return try await task.value
-        } catch let failure as Fixtures.FixtureFailure {
-            try Interop.need(false, "\(failure)")
-            throw failure
-        }
-    }
-
     // MARK: Starting
 
-    private static func start(_ script: String, _ dir: String, keys: [String]) async throws -> [String: Int] {
-        let result = try await Subprocess.run([Interop.script(script), "start", dir], timeout: 90)
-        guard result.status == 0 else { throw Fixtures.FixtureFailure(what: "\(script) start \(dir)", result: result) }
-        let ports = readPorts(dir)
-        guard keys.allSatisfy({ ports[$0] != nil }) else {
-            throw Fixtures.FixtureFailure(what: "\(script) (no \(keys) in \(dir)/ports.env)", result: result)
-        }
-        return ports
-    }
-
     private static func startApacheParent(dir: String) async throws -> ApacheParentFixture {
-        let ports = try await start("apache-parent", dir, keys: ["APACHE_PROXY_PORT", "APACHE_PARENT_BACKEND_PORT"])
+        let ports = try await Fixtures.startScript("apache-parent", dir, keys: ["APACHE_PROXY_PORT", "APACHE_PARENT_BACKEND_PORT"])
         return ApacheParentFixture(dir: dir, proxyPort: ports["APACHE_PROXY_PORT"] ?? 0, backendPort: ports["APACHE_PARENT_BACKEND_PORT"] ?? 0)
     }
 
-    private static func startSquid(dir: String) async throws -> SquidFixture {
-        let ports = try await start("squid-origin", dir, keys: ["SQUID_PORT", "PROXY_PORT", "SQUID_BACKEND_PORT"])
-        return SquidFixture(dir: dir, squidPort: ports["SQUID_PORT"] ?? 0, proxyPort: ports["PROXY_PORT"] ?? 0, backendPort: ports["SQUID_BACKEND_PORT"] ?? 0)
-    }
-
     private static func startTLSOrigin(dir: String) async throws -> TLSOriginFixture {
-        let ports = try await start("tls-origin", dir, keys: ["TLS_ORIGIN_PORT"])
+        let ports = try await Fixtures.startScript("tls-origin", dir, keys: ["TLS_ORIGIN_PORT"])
         return TLSOriginFixture(dir: dir, port: ports["TLS_ORIGIN_PORT"] ?? 0)
-    }
-
-    private static func readPorts(_ dir: String) -> [String: Int] {
-        let text = (try? String(contentsOfFile: dir + "/ports.env", encoding: .utf8)) ?? ""
-        var ports: [String: Int] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, let value = Int(parts[1].trimmingCharacters(in: .whitespaces)) {
-                ports[String(parts[0])] = value
-            }
-        }
-        return ports
     }
 }
