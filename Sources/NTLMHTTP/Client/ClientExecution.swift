@@ -28,7 +28,16 @@ extension ClientExecution {
         try cancellation.use(connection)
         self.connection = connection
         pinned = false
-        if let pin, pin.adopt(connection, owner: pinOwner) {
+        let adopted: Bool
+        do {
+            adopted = try pin?.adopt(connection, owner: pinOwner) ?? false
+        } catch {
+            // A pin bound for life lost its connection: this one is nobody's.
+            connection.close()
+            self.connection = nil
+            throw error
+        }
+        if let pin, adopted {
             client.pool.assign(connection, to: pin)
             pinned = true
         }

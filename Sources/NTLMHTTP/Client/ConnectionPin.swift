@@ -21,11 +21,31 @@ public final class ConnectionPin: Sendable {
         var connection: HTTP1Connection?
         /// The request using the connection now (its cancellation object), if any.
         var owner: ObjectIdentifier?
+        /// A pin that binds for life has held a connection: it never takes another.
+        var bound = false
+
+        /// Holds nothing now (a pin that binds for life stays bound).
+        mutating func release() {
+            connection = nil
+            owner = nil
+        }
     }
 
     private let state = NIOLockedValueBox(State())
+    private let onConnectionClosed: (@Sendable () -> Void)?
+    private let bindsForLife: Bool
 
-    public init() {}
+    /// With `bindsForLife`, the first connection the pin holds is the only one it ever
+    /// will: once it is gone, requests with the pin fail with
+    /// ``NTLMHTTPClientError/pinnedConnectionLost`` instead of moving to another connection
+    /// (pass-through: one client connection, one backend connection, design invariant 1).
+    /// `onConnectionClosed` runs (on an event loop; keep it short) when a connection the pin
+    /// holds closes by itself — the server closed it, or a request on it failed — but not
+    /// when ``close()`` closes it.
+    public init(bindsForLife: Bool = false, onConnectionClosed: (@Sendable () -> Void)? = nil) {
+        self.bindsForLife = bindsForLife
+        self.onConnectionClosed = onConnectionClosed
+    }
 
     deinit {
         state.withLockedValue { $0.connection }?.close()
@@ -35,10 +55,18 @@ public final class ConnectionPin: Sendable {
     /// used again afterwards.
     public func close() {
         let connection = state.withLockedValue { state -> HTTP1Connection? in
-            defer { state = State() }
+            defer { state.release() }
             return state.connection
         }
         connection?.close()
+    }
+
+    /// A pin that binds for life held a connection and that connection is gone: every
+    /// request with it fails with ``NTLMHTTPClientError/pinnedConnectionLost``.
+    public var hasLostItsConnection: Bool {
+        guard bindsForLife else { return false }
+        let (bound, connection) = state.withLockedValue { ($0.bound, $0.connection) }
+        return bound && !(connection?.channel.isActive ?? false)
     }
 
     /// Whether the pin holds an open connection.
@@ -55,7 +83,7 @@ public final class ConnectionPin: Sendable {
             guard let connection = state.connection else { return (nil, nil) }
             if let busy = state.owner, busy != owner { return (nil, nil) }
             guard connection.key == key, connection.channel.isActive else {
-                state = State()
+                state.release()
                 return (nil, connection)
             }
             state.owner = owner
@@ -66,17 +94,41 @@ public final class ConnectionPin: Sendable {
     }
 
     /// The request `owner` now uses `connection`: the pin holds it from now on (closing
-    /// another one it held). False when another request is using the pin.
-    func adopt(_ connection: HTTP1Connection, owner: ObjectIdentifier) -> Bool {
-        let (adopted, replaced) = state.withLockedValue { state -> (Bool, HTTP1Connection?) in
-            if let busy = state.owner, busy != owner { return (false, nil) }
-            let previous = state.connection === connection ? nil : state.connection
+    /// another one it held). False when another request is using the pin; throws when the
+    /// pin binds for life and `connection` is not the one it is bound to.
+    func adopt(_ connection: HTTP1Connection, owner: ObjectIdentifier) throws(NTLMHTTPClientError) -> Bool {
+        enum Outcome { case busy, adopted(replacing: HTTP1Connection?), lost }
+        let outcome = state.withLockedValue { state -> Outcome in
+            if let busy = state.owner, busy != owner { return .busy }
+            if state.connection === connection {
+                state.owner = owner
+                return .adopted(replacing: nil)
+            }
+            if bindsForLife && state.bound { return .lost }
+            let previous = state.connection
             state.connection = connection
             state.owner = owner
-            return (true, previous)
+            state.bound = true
+            return .adopted(replacing: previous)
         }
-        replaced?.close()
-        return adopted
+        switch outcome {
+        case .busy: return false
+        case .lost: throw .pinnedConnectionLost
+        case .adopted(let replaced):
+            replaced?.close()
+            return true
+        }
+    }
+
+    /// `connection` closed (the pool watches every connection): if the pin still held it,
+    /// it holds nothing now and `onConnectionClosed` runs.
+    func connectionClosed(_ connection: HTTP1Connection) {
+        let wasHeld = state.withLockedValue { state -> Bool in
+            guard state.connection === connection else { return false }
+            state.release()
+            return true
+        }
+        if wasHeld { onConnectionClosed?() }
     }
 
     /// A request on `connection` completed and the connection may carry another: it stays
@@ -89,10 +141,10 @@ public final class ConnectionPin: Sendable {
         }
     }
 
-    /// Stops holding `connection` without closing it (it closed, or became a tunnel).
+    /// Stops holding `connection` without closing it (it became a tunnel).
     func forget(_ connection: HTTP1Connection) {
         state.withLockedValue { state in
-            if state.connection === connection { state = State() }
+            if state.connection === connection { state.release() }
         }
     }
 

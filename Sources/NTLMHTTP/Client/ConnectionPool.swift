@@ -83,7 +83,7 @@ final class ConnectionPool: Sendable {
                 if state.idle[connection.key]?.isEmpty == true { state.idle[connection.key] = nil }
                 return state.pinned.removeValue(forKey: connection.id)?.pin
             }
-            pin?.forget(connection)
+            pin?.connectionClosed(connection)
         }
         let handler = connection.handler
         connection.eventLoop.execute { [self] in

@@ -30,6 +30,9 @@ public enum NTLMHTTPClientError: Error, Hashable, Sendable, CustomStringConverti
     case authentication(HTTPAuthError)
     /// The connection closed before the response was complete.
     case connectionClosed
+    /// The request used a pin that binds for life (``ConnectionPin/init(bindsForLife:onConnectionClosed:)``)
+    /// whose connection is gone: it must not move to another connection. Nothing was sent.
+    case pinnedConnectionLost
     /// The server broke HTTP/1.1 (unparsable response, unsolicited data, protocol upgrade).
     case remoteProtocolError(String)
     /// `collect(upTo:)` found more bytes than allowed.
@@ -52,6 +55,7 @@ public enum NTLMHTTPClientError: Error, Hashable, Sendable, CustomStringConverti
         case .requestBodyLengthMismatch(let declared, let sent): return "the request body stream produced \(sent) bytes but declared \(declared)"
         case .authentication(let error): return "authentication failed: \(error)"
         case .connectionClosed: return "the connection closed before the response was complete"
+        case .pinnedConnectionLost: return "the connection pinned to this client is gone"
         case .remoteProtocolError(let why): return "HTTP protocol error from the server: \(why)"
         case .responseBodyTooLarge(let limit): return "the response body is larger than \(limit) bytes"
         case .responseBodyAlreadyConsumed: return "the response body was already iterated"

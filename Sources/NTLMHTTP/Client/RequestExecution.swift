@@ -91,6 +91,7 @@ struct RequestExecution: ClientExecution {
     mutating func run() async throws -> NTLMHTTPResponse {
         var action: AuthHandshake.Action
         var reused: Bool
+        if pin?.hasLostItsConnection == true { throw NTLMHTTPClientError.pinnedConnectionLost }
         if let pooled = pin?.checkOut(key, owner: pinOwner) ?? client.pool.take(key) {
             try adopt(pooled)
             connectionFromPool = true

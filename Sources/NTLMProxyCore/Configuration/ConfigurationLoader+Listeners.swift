@@ -6,15 +6,15 @@ extension ConfigurationParser {
     static let acceptorKeys = ["users-file", "backend", "identity-header", "domain", "allow-basic", "allow-ntlmv1", "pad-401-to"]
     static let socks5Keys = ["via", "users"]
     static let tunnelKeys = ["via", "target"]
-    static let supportedModes = ["gateway", "acceptor", "forward", "socks5", "tunnel"]
+    static let supportedModes = ["gateway", "pass-through", "acceptor", "forward", "socks5", "tunnel"]
     /// Designed (see DESIGN.md) but not in this version.
-    static let futureModes = ["pass-through", "passthrough"]
 
     /// The keys a listener of `mode` may have besides the common ones; socks5 and tunnel
     /// listeners take the forward keys too when they have no `via:`.
     static func modeKeys(_ mode: String, hasVia: Bool) -> [String] {
         switch mode {
         case "gateway": return gatewayKeys
+        case "pass-through": return passThroughKeys
         case "acceptor": return acceptorKeys
         case "forward": return forwardKeys
         case "socks5": return socks5Keys + (hasVia ? [] : forwardKeys)
@@ -37,11 +37,8 @@ extension ConfigurationParser {
         let map = try node.mapping()
 
         let modeNode = try map.required("mode", hint: ConfigurationParser.supportedModes.joined(separator: ", "))
-        let mode = try modeNode.nonEmptyString().lowercased()
-        if ConfigurationParser.futureModes.contains(mode) {
-            throw modeNode.error(
-                "mode \"\(mode)\" is not yet supported in this version (supported: \(ConfigurationParser.supportedModes.joined(separator: ", ")))")
-        }
+        var mode = try modeNode.nonEmptyString().lowercased()
+        if mode == "passthrough" { mode = "pass-through" }
         guard ConfigurationParser.supportedModes.contains(mode) else {
             throw modeNode.error("unknown mode \(modeNode.shownValue) (supported: \(ConfigurationParser.supportedModes.joined(separator: ", ")))")
         }
@@ -81,6 +78,8 @@ extension ConfigurationParser {
                     "gateway listens on \(address), not loopback: anyone who can reach it makes requests as \(gateway.credential.qualifiedUser)"))
             }
             listenerMode = .gateway(gateway)
+        case "pass-through":
+            listenerMode = .passThrough(try parsePassThrough(map))
         case "acceptor":
             let acceptor = try parseAcceptor(map)
             if acceptor.basic == .enabled, tls == nil {

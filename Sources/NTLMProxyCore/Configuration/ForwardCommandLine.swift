@@ -192,7 +192,7 @@ public struct ForwardCommandLine: Sendable {
             tunnel.forward = forward
             tunnel.forward.clientAuthentication = .none
             return .tunnel(tunnel)
-        case .gateway, .acceptor: return mode
+        case .gateway, .acceptor, .passThrough: return mode
         }
     }
 

@@ -1,10 +1,10 @@
 /// One entry of `listeners:`: where to listen, with or without TLS, with which limits, and
 /// what to do with the connections (the mode).
 public struct ListenerConfiguration: Sendable {
-    /// What the listener does. `pass-through` is designed but not in this version; the
-    /// loader rejects it with a clear error.
+    /// What the listener does.
     public enum Mode: Sendable {
         case gateway(GatewayConfiguration)
+        case passThrough(PassThroughConfiguration)
         case acceptor(AcceptorConfiguration)
         case forward(ForwardConfiguration)
         case socks5(SOCKS5Configuration)
@@ -14,6 +14,7 @@ public struct ListenerConfiguration: Sendable {
         public var name: String {
             switch self {
             case .gateway: return "gateway"
+            case .passThrough: return "pass-through"
             case .acceptor: return "acceptor"
             case .forward: return "forward"
             case .socks5: return "socks5"
@@ -56,7 +57,7 @@ public struct ListenerConfiguration: Sendable {
         case .forward(let forward): return forward
         case .socks5(let socks): return socks.forward
         case .tunnel(let tunnel): return tunnel.forward
-        case .gateway, .acceptor: return nil
+        case .gateway, .acceptor, .passThrough: return nil
         }
     }
 
@@ -65,6 +66,20 @@ public struct ListenerConfiguration: Sendable {
         if let gateway { return [gateway.credential.name] }
         guard let forward, forward.clientAuthentication == .none else { return [] }
         return forward.parents.compactMap { forward.credential(for: $0)?.name }
+    }
+
+    /// The pass-through settings, if this is a pass-through listener.
+    public var passThrough: PassThroughConfiguration? {
+        if case .passThrough(let passThrough) = mode { return passThrough }
+        return nil
+    }
+
+    /// How long a client connection may sit without a request: the listener's
+    /// `idle-timeout`, or a pass-through listener's `pins.idle-timeout` if shorter (an idle
+    /// client connection is an idle pin).
+    public var idleTimeout: Duration {
+        guard let passThrough else { return limits.idleTimeout }
+        return min(limits.idleTimeout, passThrough.pins.idleTimeout)
     }
 
     /// The acceptor settings, if this is an acceptor.

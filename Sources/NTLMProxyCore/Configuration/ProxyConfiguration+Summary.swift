@@ -41,6 +41,18 @@ extension ProxyConfiguration {
             var auth = "auth: NTLM/Negotiate, Basic \(gateway.allowBasic ? "on" : "off"), NTLMv1 \(gateway.allowNTLMv1 ? "on" : "off")"
             if gateway.backend.scheme == .https { auth += ", channel bindings \(gateway.channelBindings ? "on" : "off")" }
             lines.append(auth)
+        case .passThrough(let passThrough):
+            var backend = "backend: \(passThrough.backend)"
+            if passThrough.backend.scheme == .https {
+                backend += ", trust roots: \(passThrough.trustRootsFile ?? "system store")"
+            }
+            lines.append(backend)
+            lines.append("auth: the clients' own NTLM/Negotiate, relayed over a backend connection pinned to each client connection")
+            lines.append("public paths: \(passThrough.publicPaths.isEmpty ? "none" : passThrough.publicPaths.joined(separator: ", "))")
+            let pins = passThrough.pins
+            let lifetime = pins.maxLifetime.map { ConfigurationDuration.format($0) } ?? "unlimited"
+            lines.append("pins: at most \(pins.maxPins), idle timeout \(ConfigurationDuration.format(listener.idleTimeout)), max requests \(pins.maxRequests == 0 ? "unlimited" : "\(pins.maxRequests)"), max lifetime \(lifetime)")
+            lines.append(passThrough.pad401To > 0 ? "401 bodies padded to \(passThrough.pad401To) bytes" : "no 401 padding")
         case .acceptor(let acceptor):
             lines.append("backend: \(acceptor.backend.map { "\($0)" } ?? "none (built-in who-am-I page)")")
             lines.append("users: \(acceptor.users.count) from \(acceptor.usersFile), domain \(acceptor.domain)")

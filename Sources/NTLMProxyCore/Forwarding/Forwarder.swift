@@ -45,11 +45,7 @@ public struct Forwarder: Sendable {
         headers.remove(name: "expect")
         headers.remove(name: "authorization")
         for name in removeHeaders { headers.remove(name: name) }
-        headers.replaceOrAdd(name: "host", value: backend.hostHeader)
-        headers.add(name: "via", value: "\(head.version.major).\(head.version.minor) \(viaName)")
-        if let ip = connection.remoteAddress?.ipAddress { headers.add(name: "x-forwarded-for", value: ip) }
-        if let originalHost { headers.replaceOrAdd(name: "x-forwarded-host", value: originalHost) }
-        headers.replaceOrAdd(name: "x-forwarded-proto", value: connection.isTLS ? "https" : "http")
+        Self.addReverseProxyHeaders(&headers, head: head, originalHost: originalHost, backend: backend, connection: connection, viaName: viaName)
         for (name, value) in setHeaders { headers.replaceOrAdd(name: name, value: value) }
 
         let contentLength = head.headers.first(name: "content-length").flatMap { Int($0) }
@@ -97,11 +93,28 @@ public struct Forwarder: Sendable {
     }
 }
 
+extension Forwarder {
+    /// The request headers of a reverse-proxy hop: `Host` of the backend, `Via`, and
+    /// `X-Forwarded-For/-Host/-Proto` describing the client's side.
+    static func addReverseProxyHeaders(_ headers: inout HTTPHeaders, head: HTTPRequestHead, originalHost: String?, backend: BackendURL, connection: ServerConnection, viaName: String) {
+        headers.replaceOrAdd(name: "host", value: backend.hostHeader)
+        headers.add(name: "via", value: "\(head.version.major).\(head.version.minor) \(viaName)")
+        if let ip = connection.remoteAddress?.ipAddress { headers.add(name: "x-forwarded-for", value: ip) }
+        if let originalHost { headers.replaceOrAdd(name: "x-forwarded-host", value: originalHost) }
+        headers.replaceOrAdd(name: "x-forwarded-proto", value: connection.isTLS ? "https" : "http")
+    }
+}
+
 /// A failure to get any response from the backend; nothing has been written to the client
 /// yet, so it can still get a clear 502/504.
 public struct ForwardingFailure: Error, Sendable {
     public var status: HTTPResponseStatus
     public var reason: String
+
+    public init(status: HTTPResponseStatus, reason: String) {
+        self.status = status
+        self.reason = reason
+    }
 
     init(_ error: NTLMHTTPClientError) {
         switch error {

@@ -7,9 +7,7 @@ enum SimpleResponses {
     /// needed more than 1460 bytes to keep the connection of an NTLM handshake.
     static func unauthorized(version: HTTPVersion, challenges: [String], keepAlive: Bool, padTo minimumBytes: Int, extraHeaders: [(String, String)] = []) -> (HTTPResponseHead, ByteBuffer) {
         var text = "<!DOCTYPE html>\n<html><head><title>401 Unauthorized</title></head><body><h1>401 Unauthorized</h1><p>This server needs Windows-integrated authentication (Negotiate or NTLM).</p></body></html>\n"
-        if text.utf8.count < minimumBytes {
-            text += "<!--" + String(repeating: " ", count: max(0, minimumBytes - text.utf8.count - 8)) + "-->\n"
-        }
+        text += padding(from: text.utf8.count, to: minimumBytes, html: true)
         var headers = HTTPHeaders()
         for challenge in challenges { headers.add(name: "WWW-Authenticate", value: challenge) }
         headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
@@ -17,6 +15,15 @@ enum SimpleResponses {
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         connectionHeader(&headers, version: version, keepAlive: keepAlive)
         return (HTTPResponseHead(version: version, status: .unauthorized, headers: headers), ByteBuffer(string: text))
+    }
+
+    /// What to append to a body of `count` bytes so it has at least `minimumBytes`: an HTML
+    /// comment of spaces for HTML, spaces and a newline otherwise; empty if it is long enough.
+    static func padding(from count: Int, to minimumBytes: Int, html: Bool) -> String {
+        guard count < minimumBytes else { return "" }
+        let missing = minimumBytes - count
+        guard html, missing >= 8 else { return String(repeating: " ", count: max(0, missing - 1)) + "\n" }
+        return "<!--" + String(repeating: " ", count: missing - 8) + "-->\n"
     }
 
     /// A plain-text response (errors, the who-am-I page).

@@ -58,7 +58,7 @@ public final class ProxyRuntime: Sendable {
                 var options = ListenerOptions(
                     host: listener.address.host, port: listener.address.port, tls: try listener.tls.map(makeServerTLS),
                     maximumHeaderBytes: listener.limits.maxHeaderBytes, maximumConnections: listener.limits.maxConnections,
-                    idleTimeout: TimeAmount(listener.limits.idleTimeout))
+                    idleTimeout: TimeAmount(listener.idleTimeout))
                 options.allowsTunnels = built.allowsTunnels
                 let bound: any ServingListener
                 if let raw = built.raw {
@@ -159,6 +159,14 @@ public final class ProxyRuntime: Sendable {
             let client = NTLMHTTPClient(eventLoopGroup: group, configuration: configuration, logger: logger)
             let forwarder = Forwarder(client: client, backend: gateway.backend, credential: gateway.credential.httpCredential)
             return BuiltMode(handler: GatewayMode(forwarder: forwarder, lockout: context.lockoutGuard(window: .seconds(300))), shutdown: [{ try? await client.shutdown() }])
+
+        case .passThrough(let passThrough):
+            var configuration = NTLMHTTPClient.Configuration()
+            if let roots = passThrough.trustRootsFile { configuration.useTrustRoots(pemFile: roots) }
+            configuration.requestTimeout = listener.limits.requestTimeout
+            let client = NTLMHTTPClient(eventLoopGroup: group, configuration: configuration, logger: logger)
+            let mode = PassThroughMode(configuration: passThrough, client: client)
+            return BuiltMode(handler: mode, shutdown: [{ try? await client.shutdown() }])
 
         case .acceptor(let acceptor):
             let settings = AcceptorSession.Settings(

@@ -1,0 +1,189 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NTLMHTTP
+
+/// Pass-through mode: a reverse proxy in front of an NTLM/Negotiate backend (IIS,
+/// SharePoint) that relays each browser's own handshake, so every user reaches the backend
+/// as themselves.
+///
+/// ntlmproxy authenticates nobody here. It relays `Authorization` and the backend's
+/// `WWW-Authenticate` unchanged (curl's 32-byte Type 1 stays 32 bytes), and keeps the rule
+/// that makes this safe (design invariant 1): a request to a protected path rides the
+/// upstream connection pinned to its client connection — opened for it, never pooled, never
+/// handed to another client connection, closed when the client connection closes (and the
+/// client connection is closed when the backend closes it). Requests to public paths without
+/// an NTLM/Negotiate `Authorization` share a pool instead.
+public struct PassThroughMode: ConnectionHandler {
+    public let configuration: PassThroughConfiguration
+    public let client: NTLMHTTPClient
+    public let pins: PinRegistry
+    /// The `Via` pseudonym (RFC 9110 §7.6.3).
+    public let viaName: String
+
+    /// 401 bodies up to this size are read whole, so they go out with a `Content-Length`
+    /// (keep-alive for HTTP/1.0 clients too) and can be padded.
+    static let bufferedChallengeBodyLimit = 64 * 1024
+
+    public init(configuration: PassThroughConfiguration, client: NTLMHTTPClient, viaName: String = "ntlmproxy") {
+        self.configuration = configuration
+        self.client = client
+        self.pins = PinRegistry(maxPins: configuration.pins.maxPins)
+        self.viaName = viaName
+    }
+
+    enum Next {
+        case keepGoing
+        case close(PinLifecycle.EndReason)
+    }
+
+    public func serve(_ connection: ServerConnection, logger: Logger) async {
+        let session = PassThroughSession(connection: connection, registry: pins, limits: configuration.pins, logger: logger)
+        var reason = PinLifecycle.EndReason.clientClosed
+        do {
+            while let head = try await connection.nextRequestHead() {
+                if case .close(let why) = try await relay(head, session: session, logger: logger) {
+                    reason = why
+                    break
+                }
+            }
+        } catch let error as HTTPParserError {
+            logger.warning("bad request: \(error)", metadata: ["client": "\(connection.clientDescription)"])
+            reason = .clientError
+        } catch {
+            logger.debug("connection closed: \(error)")
+        }
+        session.end(reason)
+    }
+
+    /// Relays one request and its response; says whether the client connection goes on.
+    func relay(_ head: HTTPRequestHead, session: PassThroughSession, logger: Logger) async throws -> Next {
+        let connection = session.connection
+        let started = ContinuousClock.now
+        let keepAlive = HopByHopHeaders.keepAlive(version: head.version, headers: head.headers)
+        let authorization = RelayedAuthorization(head.headers)
+        let pinned = authorization.bindsConnection || !configuration.isPublic(head.uri)
+        if pinned {
+            guard session.openPin() else {
+                logger.warning("pin limit reached: refusing a client connection", metadata: ["client": "\(connection.clientDescription)", "max-pins": "\(pins.maxPins)"])
+                let message = "503 Service Unavailable: the proxy holds its maximum of \(pins.maxPins) pinned backend connections; try again shortly.\n"
+                let (response, body) = SimpleResponses.text(.serviceUnavailable, message, version: head.version, keepAlive: false, extraHeaders: [("Retry-After", "5")])
+                try await connection.writeResponse(response, body: body)
+                AccessLog.record(logger, head, status: 503, started: started)
+                return .close(.pinLimit)
+            }
+            if let ended = session.beginPinnedRequest(authorization) {
+                // Like the backend itself: the client's keep-alive connection closes without
+                // an answer, and the client retries on a new one (and authenticates again).
+                return .close(ended)
+            }
+        }
+
+        var headers = head.headers
+        let expectsContinue = headers["expect"].contains { $0.lowercased() == "100-continue" }
+        let originalHost = headers.first(name: "host")
+        HopByHopHeaders.strip(&headers)
+        Forwarder.addReverseProxyHeaders(&headers, head: head, originalHost: originalHost, backend: configuration.backend, connection: connection, viaName: viaName)
+        let contentLength = head.headers.first(name: "content-length").flatMap { Int($0) }
+        let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
+        let hasBody = chunked || (contentLength ?? 0) > 0
+        // `Expect` goes to the backend; the client gets its `100 Continue` when the backend
+        // asks for the body (a 401 on a handshake leg does not).
+        let continueGate = ContinueGate(connection: connection, version: head.version, expected: expectsContinue && hasBody)
+        let body: NTLMHTTPRequest.Body? = hasBody ? .stream(continueGate.body(), length: chunked ? nil : contentLength) : nil
+        let request = NTLMHTTPRequest(url: configuration.backend.url(forRequestTarget: head.uri), method: head.method, headers: headers, body: body)
+
+        let response: NTLMHTTPResponse
+        do {
+            response = try await client.execute(request, credential: nil, pin: pinned ? session.pin : nil, logger: logger)
+        } catch {
+            if pinned { _ = session.finishRequest() }
+            if pinned, Self.backendDroppedPin(error, pinWasInUse: session.pinCarriedRequests) {
+                logger.debug("the backend closed the pinned connection; closing the client connection", metadata: ["pin": "\(session.pinID ?? 0)"])
+                return .close(.backendClosed)
+            }
+            let failure = (error as? NTLMHTTPClientError).map(ForwardingFailure.init) ?? ForwardingFailure(status: .badGateway, reason: "\(error)")
+            logger.error("backend request failed: \(failure.reason)", metadata: ["backend": "\(configuration.backend)"])
+            let (page, pageBody) = SimpleResponses.text(failure.status, "\(failure.status.code) \(failure.status.reasonPhrase): \(failure.reason)\n", version: head.version, keepAlive: false)
+            try? await connection.writeResponse(page, body: pageBody)
+            AccessLog.record(logger, head, status: Int(failure.status.code), started: started)
+            return .close(.upstreamError)
+        }
+
+        // A 401 answering a Type 1 carries the Type 2: the next leg must reach this pin.
+        let midHandshake = response.status == .unauthorized && authorization.leg == .negotiate
+        var ending: PinLifecycle.EndReason? = nil
+        if pinned {
+            let backendKeeps = HopByHopHeaders.keepAlive(version: response.version, headers: response.headers)
+            ending = backendKeeps ? session.limitReached(midHandshake: midHandshake) : .backendClosed
+        }
+        // A client that asked `Expect: 100-continue` and never got to send its body cannot
+        // continue on this connection (RFC 9110 §10.1.1).
+        if ending == nil, continueGate.leavesBodyUnread { ending = .continueNotSent }
+        let stays = keepAlive && ending == nil
+        do {
+            try await write(response, for: head, on: connection, keepAlive: stays)
+        } catch {
+            if pinned { _ = session.finishRequest() }
+            throw error
+        }
+        AccessLog.record(logger, head, status: Int(response.status.code), user: pinned ? session.user : nil, started: started)
+        if pinned, let closed = session.finishRequest() { return .close(closed) }
+        if let ending { return .close(ending) }
+        return keepAlive ? .keepGoing : .close(.clientClosed)
+    }
+
+    /// The backend closed a pinned connection that had carried requests before this one
+    /// reached it: the client sees what it would see directly — its kept-alive connection
+    /// closing without an answer — rather than a 502 (browsers resend on a new connection).
+    static func backendDroppedPin(_ error: any Error, pinWasInUse: Bool) -> Bool {
+        switch error as? NTLMHTTPClientError {
+        case .pinnedConnectionLost?: return true
+        case .connectionClosed?: return pinWasInUse
+        default: return false
+        }
+    }
+
+    /// Writes the backend's response. A 401 is read whole first (when small) so it goes out
+    /// with a `Content-Length` — which keeps HTTP/1.0 clients' connections, and with them
+    /// the handshake, alive — padded to `pad401To` bytes if configured.
+    func write(_ response: NTLMHTTPResponse, for head: HTTPRequestHead, on connection: ServerConnection, keepAlive: Bool) async throws {
+        var headers = response.headers
+        HopByHopHeaders.strip(&headers)
+        headers.add(name: "Via", value: "\(response.version.major).\(response.version.minor) \(viaName)")
+        SimpleResponses.connectionHeader(&headers, version: head.version, keepAlive: keepAlive)
+        var iterator = response.body.makeAsyncIterator()
+        if response.status == .unauthorized && head.method != .HEAD {
+            var collected = ByteBuffer()
+            var overflow: ByteBuffer? = nil
+            while let chunk = try await iterator.next() {
+                guard collected.readableBytes + chunk.readableBytes <= Self.bufferedChallengeBodyLimit else {
+                    overflow = chunk
+                    break
+                }
+                collected.writeImmutableBuffer(chunk)
+            }
+            if overflow == nil {
+                if collected.readableBytes < configuration.pad401To {
+                    let html = headers.first(name: "content-type")?.lowercased().contains("html") ?? false
+                    collected.writeString(SimpleResponses.padding(from: collected.readableBytes, to: configuration.pad401To, html: html))
+                    if !headers.contains(name: "content-type") { headers.add(name: "Content-Type", value: "text/html; charset=utf-8") }
+                }
+                headers.replaceOrAdd(name: "Content-Length", value: String(collected.readableBytes))
+                try await connection.writeResponse(HTTPResponseHead(version: head.version, status: response.status, headers: headers), body: collected)
+                return
+            }
+            try await connection.writeHead(HTTPResponseHead(version: head.version, status: response.status, headers: headers))
+            if collected.readableBytes > 0 { try await connection.writeBody(collected) }
+            if let overflow { try await connection.writeBody(overflow) }
+        } else {
+            try await connection.writeHead(HTTPResponseHead(version: head.version, status: response.status, headers: headers))
+        }
+        if head.method != .HEAD {
+            while let chunk = try await iterator.next() {
+                try await connection.writeBody(chunk)
+            }
+        }
+        try await connection.writeEnd()
+    }
+}
