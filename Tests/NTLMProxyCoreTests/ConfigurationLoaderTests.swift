@@ -313,8 +313,12 @@ struct ConfigurationLoaderTests {
         var root = "\(#filePath)"
         for _ in 0..<3 { root = ConfigurationFiles.directory(of: root) }
         let configuration = try ConfigurationLoader(environment: { _ in nil }).load(path: root + "/docs/ntlmproxy.example.yaml")
-        #expect(configuration.listeners.map(\.name) == ["intranet", "sso", "whoami", "proxy", "socks", "git"])
-        #expect(configuration.listeners[3].forward?.parents.map(\.name) == ["proxy1.example.com:8080", "proxy2"])
+        #expect(configuration.listeners.map(\.name) == ["intranet", "sso", "intranet-sso", "whoami", "proxy", "socks", "git"])
+        #expect(configuration.listeners[4].forward?.parents.map(\.name) == ["proxy1.example.com:8080", "proxy2"])
+        let passThrough = try #require(configuration.listeners[2].passThrough)
+        #expect(passThrough.backend.description == "https://iis.example.com/")
+        #expect(passThrough.publicPaths == ["/static/", "/favicon.ico"])
+        #expect(passThrough.pins == PinLimits(maxPins: 1024, idleTimeout: .seconds(60), maxRequests: 0, maxLifetime: .seconds(8 * 3600)))
         #expect(configuration.listeners[1].acceptor?.users.count == 3)
         #expect(configuration.listeners[1].acceptor?.users.entry(user: "carol", domain: "EXAMPLE")?.ntHash == NTHash(password: "Example-Only-Passw0rd"))
     }

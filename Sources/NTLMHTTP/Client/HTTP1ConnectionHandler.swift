@@ -142,7 +142,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler {
         // only if the body still goes out in full: `isReusable` also requires
         // `requestComplete`.
         resumeReading()
-        if let reusable = releaseDecision {
+        if requestComplete, let reusable = releaseDecision {
             finishExchange(reusable: reusable)
         }
     }
@@ -268,6 +268,11 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     private func requestSent() {
         requestComplete = true
         lastActivity = .now()
+        // A relayed body still going out after the whole response arrived (a 401 sent before
+        // the server read the body): the connection is released now that both are done.
+        if case .complete = response, let reusable = releaseDecision {
+            finishExchange(reusable: reusable)
+        }
     }
 
     /// Succeeds when the channel can take more bytes.
@@ -325,7 +330,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     /// The delivered response's connection goes back to the pool (`reusable`) or closes,
     /// once its body has been read to the end.
     func release(reusable: Bool) {
-        if case .complete = response {
+        if case .complete = response, requestComplete {
             finishExchange(reusable: reusable)
         } else if failure == nil {
             releaseDecision = reusable

@@ -36,13 +36,29 @@ public struct NTLMHTTPResponse: Sendable {
         final class Stream: Sendable {
             let producer: ResponseBodyProducer
             let taken = NIOLockedValueBox(false)
-            init(producer: ResponseBodyProducer) { self.producer = producer }
+            /// The request body still being sent while this response streams (a relay whose
+            /// server answered early): the body's end waits for it.
+            let upload: Task<Void, Never>?
+            init(producer: ResponseBodyProducer, upload: Task<Void, Never>? = nil) {
+                self.producer = producer
+                self.upload = upload
+            }
         }
 
         let stream: Stream?
 
         init(producer: ResponseBodyProducer) {
             stream = Stream(producer: producer)
+        }
+
+        private init(stream: Stream?) {
+            self.stream = stream
+        }
+
+        /// The same body, whose end also waits for `upload` (and whose failure cancels it).
+        func awaiting(_ upload: Task<Void, Never>) -> Body {
+            guard let stream else { return self }
+            return Body(stream: Stream(producer: stream.producer, upload: upload))
         }
 
         private init() {
@@ -58,12 +74,12 @@ public struct NTLMHTTPResponse: Sendable {
                 defer { taken = true }
                 return !taken
             }
-            return AsyncIterator(state: first ? .streaming(stream.producer.makeAsyncIterator()) : .failed(.responseBodyAlreadyConsumed))
+            return AsyncIterator(state: first ? .streaming(stream.producer.makeAsyncIterator(), upload: stream.upload) : .failed(.responseBodyAlreadyConsumed))
         }
 
         public struct AsyncIterator: AsyncIteratorProtocol {
             enum State {
-                case streaming(ResponseBodyProducer.AsyncIterator)
+                case streaming(ResponseBodyProducer.AsyncIterator, upload: Task<Void, Never>?)
                 case failed(NTLMHTTPClientError)
                 case finished
             }
@@ -77,18 +93,24 @@ public struct NTLMHTTPResponse: Sendable {
                 case .failed(let error):
                     state = .finished
                     throw error
-                case .streaming(let iterator):
+                case .streaming(let iterator, let upload):
                     do {
                         guard let buffer = try await iterator.next() else {
                             state = .finished
+                            // The request body goes out in full before the exchange is over.
+                            await upload?.value
                             return nil
                         }
                         return buffer
                     } catch is CancellationError {
                         state = .finished
+                        upload?.cancel()
+                        await upload?.value
                         throw NTLMHTTPClientError.cancelled
                     } catch {
                         state = .finished
+                        upload?.cancel()
+                        await upload?.value
                         throw error
                     }
                 }

@@ -308,6 +308,20 @@ struct RequestExecution: ClientExecution {
         } else if case .bytes(let buffer) = body {
             // Head, body and end in one write and one flush.
             return try await connection.exchange(head: head, body: buffer, deadline: deadline)
+        } else if handshake == nil, case .fresh = body {
+            // A relay (no credential of ours, so no leg will need the body again): the body
+            // goes out while the response is awaited, so a server that answers before reading
+            // the body — a 401 page of any size on a handshake leg — cannot stall both sides.
+            _ = try await connection.startStreaming(head: head, deadline: deadline, expectContinueTimeout: nil)
+            let upload = startUpload(on: connection)
+            do {
+                let start = try await connection.responseHead()
+                return HTTP1ConnectionHandler.ResponseStart(head: start.head, body: start.body.awaiting(upload))
+            } catch {
+                upload.cancel()
+                await upload.value
+                throw error
+            }
         } else {
             _ = try await connection.startStreaming(head: head, deadline: deadline, expectContinueTimeout: nil)
         }
@@ -319,6 +333,32 @@ struct RequestExecution: ClientExecution {
             return try await connection.responseHead()
         }
         return try await connection.responseHead()
+    }
+
+    /// Sends a stream body (then the end) in a task of its own, with backpressure. A failure
+    /// fails the connection (the response being awaited fails with it), except the server
+    /// closing, which leaves its answer, if any, to be read.
+    mutating func startUpload(on connection: HTTP1Connection) -> Task<Void, Never> {
+        guard case .fresh(let length, let makeIterator) = body else { return Task {} }
+        body = .consumed(length: length)
+        return Task {
+            var sent = 0
+            let iterator = makeIterator()
+            do {
+                while let chunk = try await iterator.next() {
+                    guard chunk.readableBytes > 0 else { continue }
+                    sent += chunk.readableBytes
+                    if let length, sent > length { throw NTLMHTTPClientError.requestBodyLengthMismatch(declared: length, sent: sent) }
+                    try await connection.sendBody(chunk)
+                }
+                if let length, sent != length { throw NTLMHTTPClientError.requestBodyLengthMismatch(declared: length, sent: sent) }
+                try await connection.sendEnd()
+            } catch let error as NTLMHTTPClientError where error == .connectionClosed {
+                return
+            } catch {
+                connection.fail(error as? NTLMHTTPClientError ?? .cancelled)
+            }
+        }
     }
 
     /// Writes the body (then the end) with backpressure. A stream read now is copied while
