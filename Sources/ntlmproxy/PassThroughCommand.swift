@@ -46,7 +46,7 @@ struct PassThroughCommand: AsyncParsableCommand {
     @Option(name: .long, help: "How long one pin may live (8h; 'unlimited').")
     var pinMaxLifetime: String?
 
-    @Option(name: .long, help: "Pad 401 bodies to at least this many bytes (IE6 SP1 needs more than 1460).")
+    @Option(name: .customLong("pad-401-to"), help: "Pad 401 bodies to at least this many bytes (IE6 SP1 needs more than 1460).")
     var pad401To: Int = 0
 
     func run() async throws {

@@ -242,7 +242,9 @@ struct ConfigurationErrorTests {
     }
 
     @Test func futureModesAreNotYetSupported() throws {
-        for mode in ["pass-through"] {
+        // pass-through is supported now: a pass-through listener is checked like any other
+        // (here: `parent` is not one of its keys), and unknown modes list it.
+        for mode in ["pass-through", "passthrough"] {
             try check(
                 """
                 listeners:
@@ -251,10 +253,12 @@ struct ConfigurationErrorTests {
                     mode: \(mode)
                     parent: proxy.corp:8080
                 """,
-                line: 4, keyPath: "listeners[0].mode",
-                contains: "mode \"\(mode)\" is not yet supported in this version (supported: gateway, acceptor, forward, socks5, tunnel)")
+                line: 5, keyPath: "listeners[0].parent",
+                contains: "unknown key \"parent\"")
         }
-        try check("listeners:\n  - {name: x, listen: 1, mode: gatway}\n", line: 2, keyPath: "listeners[0].mode", contains: "unknown mode \"gatway\"")
+        try check(
+            "listeners:\n  - {name: x, listen: 1, mode: gatway}\n", line: 2, keyPath: "listeners[0].mode",
+            contains: "unknown mode \"gatway\" (supported: gateway, pass-through, acceptor, forward, socks5, tunnel)")
     }
 
     @Test func badListenAddress() throws {

@@ -258,6 +258,8 @@ struct RequestExecution: ClientExecution {
     }
 
     mutating func openConnection() async throws -> HTTP1Connection {
+        // A pin bound for life never gets a second connection (not even a retry's).
+        if pin?.hasLostItsConnection == true { throw NTLMHTTPClientError.pinnedConnectionLost }
         let fresh = try await connectNew(tls: key.endpoint.isTLS)
         try adopt(fresh)
         connectionFromPool = false

@@ -221,27 +221,17 @@ public struct ForwardMode: ConnectionHandler {
             return try await refuse(refusal, head: head, on: connection, keepAlive: keepAlive && !continueGate.leavesBodyUnread, started: started, logger: logger)
         }
 
-        var outHeaders = response.headers
-        let proxyChallenges = outHeaders["proxy-authenticate"]
-        HopByHopHeaders.strip(&outHeaders)
+        var relay = ResponseRelay(viaName: viaName)
         if case .relay = identity, response.status == .proxyAuthenticationRequired {
-            for value in proxyChallenges { outHeaders.add(name: "Proxy-Authenticate", value: value) }
+            relay.restoring = response.headers["proxy-authenticate"].map { ("Proxy-Authenticate", $0) }
         }
-        if response.status == .unauthorized, Self.offersConnectionAuthentication(outHeaders) {
+        if response.status == .unauthorized, Self.offersConnectionAuthentication(response.headers) {
             session.originAuthenticated = true
         }
-        outHeaders.add(name: "Via", value: "\(response.version.major).\(response.version.minor) \(viaName)")
         // A client that asked `Expect: 100-continue` and never got to send its body cannot
         // continue on this connection (RFC 9110 §10.1.1).
         let stays = keepAlive && !continueGate.leavesBodyUnread
-        SimpleResponses.connectionHeader(&outHeaders, version: head.version, keepAlive: stays)
-        try await connection.writeHead(HTTPResponseHead(version: head.version, status: response.status, headers: outHeaders))
-        if head.method != .HEAD {
-            for try await chunk in response.body {
-                try await connection.writeBody(chunk)
-            }
-        }
-        try await connection.writeEnd()
+        try await relay.write(response, for: head, on: connection, keepAlive: stays)
         AccessLog.record(logger, head, status: Int(response.status.code), user: usedCredential?.qualifiedUser, started: started)
         return stays
     }

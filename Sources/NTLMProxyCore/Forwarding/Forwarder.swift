@@ -68,27 +68,13 @@ public struct Forwarder: Sendable {
         }
         if let failure = response.authenticationFailure { onAuthenticationFailure(failure) }
 
-        var outHeaders = response.headers
-        HopByHopHeaders.strip(&outHeaders)
+        var relay = ResponseRelay(viaName: viaName, setting: responseHeaders)
         if response.authenticationFailure != nil || response.status == .unauthorized {
             // The client cannot answer the upstream's NTLM challenge through us.
-            outHeaders.remove(name: "www-authenticate")
+            relay.removing = ["www-authenticate"]
         }
-        outHeaders.add(name: "via", value: "\(response.version.major).\(response.version.minor) \(viaName)")
-        for (name, value) in responseHeaders { outHeaders.replaceOrAdd(name: name, value: value) }
         let keepAlive = clientKeepAlive
-        if !keepAlive { outHeaders.replaceOrAdd(name: "connection", value: "close") }
-        if head.version == .http1_0 && keepAlive { outHeaders.replaceOrAdd(name: "connection", value: "keep-alive") }
-
-        try await connection.writeHead(HTTPResponseHead(version: head.version, status: response.status, headers: outHeaders))
-        var bytesOut = 0
-        if head.method != .HEAD {
-            for try await chunk in response.body {
-                bytesOut += chunk.readableBytes
-                try await connection.writeBody(chunk)
-            }
-        }
-        try await connection.writeEnd()
+        let bytesOut = try await relay.write(response, for: head, on: connection, keepAlive: keepAlive)
         return Outcome(status: Int(response.status.code), bytesOut: bytesOut, keepAlive: keepAlive)
     }
 }

@@ -21,10 +21,6 @@ public struct PassThroughMode: ConnectionHandler {
     /// The `Via` pseudonym (RFC 9110 §7.6.3).
     public let viaName: String
 
-    /// 401 bodies up to this size are read whole, so they go out with a `Content-Length`
-    /// (keep-alive for HTTP/1.0 clients too) and can be padded.
-    static let bufferedChallengeBodyLimit = 64 * 1024
-
     public init(configuration: PassThroughConfiguration, client: NTLMHTTPClient, viaName: String = "ntlmproxy") {
         self.configuration = configuration
         self.client = client
@@ -72,7 +68,7 @@ public struct PassThroughMode: ConnectionHandler {
                 AccessLog.record(logger, head, status: 503, started: started)
                 return .close(.pinLimit)
             }
-            if let ended = session.beginPinnedRequest(authorization) {
+            if let ended = session.beginPinnedRequest() {
                 // Like the backend itself: the client's keep-alive connection closes without
                 // an answer, and the client retries on a new one (and authenticates again).
                 return .close(ended)
@@ -110,6 +106,9 @@ public struct PassThroughMode: ConnectionHandler {
             return .close(.upstreamError)
         }
 
+        if pinned, case .authenticate(let user) = authorization.leg, response.status != .unauthorized {
+            session.authenticated(as: user)
+        }
         // A 401 answering a Type 1 carries the Type 2: the next leg must reach this pin.
         let midHandshake = response.status == .unauthorized && authorization.leg == .negotiate
         var ending: PinLifecycle.EndReason? = nil
@@ -122,7 +121,8 @@ public struct PassThroughMode: ConnectionHandler {
         if ending == nil, continueGate.leavesBodyUnread { ending = .continueNotSent }
         let stays = keepAlive && ending == nil
         do {
-            try await write(response, for: head, on: connection, keepAlive: stays)
+            let relay = ResponseRelay(viaName: viaName, challengeBodyPadding: configuration.pad401To)
+            try await relay.write(response, for: head, on: connection, keepAlive: stays)
         } catch {
             if pinned { _ = session.finishRequest() }
             throw error
@@ -142,48 +142,5 @@ public struct PassThroughMode: ConnectionHandler {
         case .connectionClosed?: return pinWasInUse
         default: return false
         }
-    }
-
-    /// Writes the backend's response. A 401 is read whole first (when small) so it goes out
-    /// with a `Content-Length` — which keeps HTTP/1.0 clients' connections, and with them
-    /// the handshake, alive — padded to `pad401To` bytes if configured.
-    func write(_ response: NTLMHTTPResponse, for head: HTTPRequestHead, on connection: ServerConnection, keepAlive: Bool) async throws {
-        var headers = response.headers
-        HopByHopHeaders.strip(&headers)
-        headers.add(name: "Via", value: "\(response.version.major).\(response.version.minor) \(viaName)")
-        SimpleResponses.connectionHeader(&headers, version: head.version, keepAlive: keepAlive)
-        var iterator = response.body.makeAsyncIterator()
-        if response.status == .unauthorized && head.method != .HEAD {
-            var collected = ByteBuffer()
-            var overflow: ByteBuffer? = nil
-            while let chunk = try await iterator.next() {
-                guard collected.readableBytes + chunk.readableBytes <= Self.bufferedChallengeBodyLimit else {
-                    overflow = chunk
-                    break
-                }
-                collected.writeImmutableBuffer(chunk)
-            }
-            if overflow == nil {
-                if collected.readableBytes < configuration.pad401To {
-                    let html = headers.first(name: "content-type")?.lowercased().contains("html") ?? false
-                    collected.writeString(SimpleResponses.padding(from: collected.readableBytes, to: configuration.pad401To, html: html))
-                    if !headers.contains(name: "content-type") { headers.add(name: "Content-Type", value: "text/html; charset=utf-8") }
-                }
-                headers.replaceOrAdd(name: "Content-Length", value: String(collected.readableBytes))
-                try await connection.writeResponse(HTTPResponseHead(version: head.version, status: response.status, headers: headers), body: collected)
-                return
-            }
-            try await connection.writeHead(HTTPResponseHead(version: head.version, status: response.status, headers: headers))
-            if collected.readableBytes > 0 { try await connection.writeBody(collected) }
-            if let overflow { try await connection.writeBody(overflow) }
-        } else {
-            try await connection.writeHead(HTTPResponseHead(version: head.version, status: response.status, headers: headers))
-        }
-        if head.method != .HEAD {
-            while let chunk = try await iterator.next() {
-                try await connection.writeBody(chunk)
-            }
-        }
-        try await connection.writeEnd()
     }
 }

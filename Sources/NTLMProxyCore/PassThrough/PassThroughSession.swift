@@ -37,9 +37,11 @@ final class PassThroughSession: Sendable {
                 state.backendClosed = true
                 return !state.inRequest
             }
-            // Between requests: the client must not send its next request into a
-            // connection whose backend half is gone; it reconnects and authenticates again.
-            if idle { channel?.close(promise: nil) }
+            // Between requests: stop reading the client, so that the wait for its next request
+            // ends and the connection closes once the last response has gone out (a full
+            // close here could drop a response still being written). Where input cannot be
+            // closed alone (TLS), the next request finds the pin gone and closes instead.
+            if idle { channel?.close(mode: .input, promise: nil) }
         })
     }
 
@@ -61,25 +63,31 @@ final class PassThroughSession: Sendable {
     /// Whether the pin already carried a request (so its backend connection was in use).
     var pinCarriedRequests: Bool { state.withLockedValue { $0.lifecycle.requests > 1 } }
 
-    /// A request starts on the pin; a Type 3 names the user the connection now acts for.
-    /// `.backendClosed` when the backend already closed the pin: the request must not go to
-    /// another backend connection, the client connection is closed instead.
-    func beginPinnedRequest(_ authorization: RelayedAuthorization) -> PinLifecycle.EndReason? {
+    /// A request starts on the pin. `.backendClosed` when the backend already closed the pin:
+    /// the request must not go to another backend connection, the client connection is
+    /// closed instead.
+    func beginPinnedRequest() -> PinLifecycle.EndReason? {
         if pin.hasLostItsConnection {
             state.withLockedValue { $0.backendClosed = true }
             return .backendClosed
         }
-        let (id, newUser) = state.withLockedValue { state -> (UInt64?, String?) in
+        state.withLockedValue { state in
             state.inRequest = true
             state.lifecycle.requestStarted()
-            guard case .authenticate(let user) = authorization.leg, user != state.user else { return (state.pinID, nil) }
-            state.user = user
-            return (state.pinID, user)
-        }
-        if let id, let newUser {
-            logger.info("pin authenticating", metadata: metadata(pinID: id, user: newUser))
         }
         return nil
+    }
+
+    /// The backend accepted a Type 3 (answered it with anything but 401): the connection now
+    /// acts for the user it names.
+    func authenticated(as user: String) {
+        let (id, changed) = state.withLockedValue { state -> (UInt64?, Bool) in
+            defer { state.user = user }
+            return (state.pinID, state.user != user)
+        }
+        if let id, changed {
+            logger.info("pin authenticated", metadata: metadata(pinID: id, user: user))
+        }
     }
 
     /// Whether a limit ends the pin after the response about to be written.

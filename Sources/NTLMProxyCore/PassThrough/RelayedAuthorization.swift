@@ -24,16 +24,17 @@ struct RelayedAuthorization: Hashable, Sendable {
     let leg: Leg
 
     init(_ headers: HTTPHeaders) {
-        guard let field = headers["authorization"].first,
-              let value = try? AuthorizationValue(parsing: field),
-              value.hasScheme("NTLM") || value.hasScheme("Negotiate")
-        else {
+        // The scheme word alone decides pinning: a malformed token under NTLM still goes to
+        // the backend over this client's own connection (the backend rejects it there).
+        let values = headers["authorization"]
+        let schemes = values.map { $0.split(separator: " ", maxSplits: 1).first.map { $0.lowercased() } ?? "" }
+        guard let index = schemes.firstIndex(where: { $0 == "ntlm" || $0 == "negotiate" }) else {
             bindsConnection = false
             leg = .none
             return
         }
         bindsConnection = true
-        guard let token = try? value.decodedToken() else {
+        guard let value = try? AuthorizationValue(parsing: values[index]), let token = try? value.decodedToken() else {
             leg = .opaque
             return
         }

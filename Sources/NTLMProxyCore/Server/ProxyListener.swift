@@ -78,12 +78,13 @@ public final class ProxyListener: Sendable {
                     if let tls {
                         try sync.addHandler(NIOSSLServerHandler(context: tls))
                     }
-                    try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                    try sync.addHandler(CloseOnIdleHandler())
                     if allowsTunnels {
+                        try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                        try sync.addHandler(CloseOnIdleHandler())
                         try sync.configureTunnelCapableHTTPServerPipeline(decoderLimits: decoderLimits, tunnelIdleTimeout: idleTimeout)
                     } else {
                         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
+                        try sync.addHandler(HTTPIdleTimeoutHandler(timeout: idleTimeout))
                     }
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                 }

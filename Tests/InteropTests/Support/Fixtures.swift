@@ -49,6 +49,7 @@ struct EchoBackendFixture: Sendable {
 /// - `main/apache` and `main/squid`: shared by every test that does not count logons;
 /// - `counting`: a second Apache used only by the `.serialized` counting suite, so its
 ///   failed-logons/handshakes counters see nothing but that suite's traffic;
+/// - `pt-counting`: the same for the pass-through isolation suite;
 /// - an echo backend for the acceptor tests.
 ///
 /// They are stopped by an `atexit` handler; a detached watcher process also stops them (and
@@ -58,6 +59,7 @@ actor Fixtures {
 
     private var apacheTask: Task<ApacheFixture, Error>?
     private var countingTask: Task<ApacheFixture, Error>?
+    private var passThroughCountingTask: Task<ApacheFixture, Error>?
     private var squidTask: Task<SquidFixture, Error>?
     private var echoTask: Task<EchoBackendFixture, Error>?
 
@@ -77,9 +79,9 @@ actor Fixtures {
         let root = made ?? "/tmp/ntlmproxy-interop.\(getpid())"
         try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let keep = Interop.environment["NTLMPROXY_INTEROP_KEEP"] == "1"
-        let stops: [(String, String)] = [("apache-origin", root + "/main"), ("squid-origin", root + "/main-squid"), ("apache-origin", root + "/counting")]
+        let stops: [(String, String)] = [("apache-origin", root + "/main"), ("squid-origin", root + "/main-squid"), ("apache-origin", root + "/counting"), ("apache-origin", root + "/pt-counting")]
         Cleanup.register {
-            // Stop all three in parallel (squid alone takes ~2 s to exit).
+            // Stop them all in parallel (squid alone takes ~2 s to exit).
             stopInParallel(stops)
             let echoPid = root + "/echo/pid"
             if let text = try? String(contentsOfFile: echoPid, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
@@ -148,6 +150,16 @@ actor Fixtures {
             countingTask = Task { try await Self.startApache(dir: Self.root + "/counting") }
         }
         return try await Self.startOrSkip(countingTask!)
+    }
+
+    /// An Apache origin for the pass-through isolation/counting suite only (its counters see
+    /// nothing but that suite's traffic, whatever other suites run meanwhile).
+    func passThroughCountingApache() async throws -> ApacheFixture {
+        try await Interop.needPeers()
+        if passThroughCountingTask == nil {
+            passThroughCountingTask = Task { try await Self.startApache(dir: Self.root + "/pt-counting") }
+        }
+        return try await Self.startOrSkip(passThroughCountingTask!)
     }
 
     /// The shared squid origin/proxy.

@@ -31,8 +31,9 @@ let quietLogger: Logger = {
 /// An in-process listener (gateway or acceptor) and what to stop with it.
 struct InProcessProxy: Sendable {
     let port: Int
+    var isHTTPS = false
     let stopAction: @Sendable () async -> Void
-    var url: String { "http://127.0.0.1:\(port)/" }
+    var url: String { "\(isHTTPS ? "https" : "http")://127.0.0.1:\(port)/" }
 
     func stop() async { await stopAction() }
 
@@ -49,11 +50,12 @@ struct InProcessProxy: Sendable {
     }
 
     /// A listener from a configuration, through `ProxyRuntime` (the product's own wiring).
-    static func runtime(_ mode: ListenerConfiguration.Mode, credentials: [CredentialConfiguration] = []) async throws -> InProcessProxy {
-        let listener = ListenerConfiguration(name: "interop", address: ListenAddress(port: 0), mode: mode)
+    /// With `tls` the listener serves HTTPS (`url` is then https://).
+    static func runtime(_ mode: ListenerConfiguration.Mode, credentials: [CredentialConfiguration] = [], tls: ListenerTLSConfiguration? = nil) async throws -> InProcessProxy {
+        let listener = ListenerConfiguration(name: "interop", address: ListenAddress(port: 0), mode: mode, tls: tls)
         let runtime = try await ProxyRuntime.start(ProxyConfiguration(credentials: credentials, listeners: [listener]), logger: quietLogger)
         let task = Task { try await runtime.run() }
-        return InProcessProxy(port: runtime.listeners[0].port) {
+        return InProcessProxy(port: runtime.listeners[0].port, isHTTPS: tls != nil) {
             await runtime.shutdown()
             task.cancel()
         }
