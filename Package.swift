@@ -83,6 +83,7 @@ let package = Package(
                 "NTLMProxyCore", "NTLMHTTP", "NTLM", "NTLMTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),

@@ -25,11 +25,7 @@ struct PassThroughCommand: AsyncParsableCommand {
     @Option(name: .long, help: "PEM file with the CA certificates trusted for an https backend.")
     var backendCA: String?
 
-    @Option(name: .long, help: "TLS certificate chain (PEM) for an HTTPS listener.")
-    var tlsCert: String?
-
-    @Option(name: .long, help: "TLS private key (PEM) for an HTTPS listener.")
-    var tlsKey: String?
+    @OptionGroup var browser: BrowserListenerOptions
 
     @Option(name: .customLong("public"), help: "A path prefix served over a shared pool without pinning (repeatable).")
     var publicPaths: [String] = []
@@ -46,13 +42,9 @@ struct PassThroughCommand: AsyncParsableCommand {
     @Option(name: .long, help: "How long one pin may live (8h; 'unlimited').")
     var pinMaxLifetime: String?
 
-    @Option(name: .customLong("pad-401-to"), help: "Pad 401 bodies to at least this many bytes (IE6 SP1 needs more than 1460).")
-    var pad401To: Int = 0
-
     func run() async throws {
-        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard maxPins > 0 else { throw ValidationError("--max-pins must be at least 1") }
-        guard pinMaxRequests >= 0, (0...65536).contains(pad401To) else { throw ValidationError("--pin-max-requests and --pad-401-to cannot be negative (--pad-401-to at most 65536)") }
+        guard pinMaxRequests >= 0 else { throw ValidationError("--pin-max-requests cannot be negative") }
         let address = try CommandLineConfiguration.listenAddress(listen)
         let backendURL = try CommandLineConfiguration.backend(backend)
         for path in publicPaths where !path.hasPrefix("/") {
@@ -63,11 +55,10 @@ struct PassThroughCommand: AsyncParsableCommand {
         if let pinMaxLifetime {
             pins.maxLifetime = pinMaxLifetime.lowercased() == "unlimited" ? nil : try Self.duration(pinMaxLifetime, flag: "--pin-max-lifetime")
         }
-        let passThrough = PassThroughConfiguration(backend: backendURL, trustRootsFile: backendCA, publicPaths: publicPaths, pins: pins, pad401To: pad401To)
-        let tls = tlsCert.flatMap { cert in tlsKey.map { ListenerTLSConfiguration(certificateFile: cert, privateKeyFile: $0) } }
+        let passThrough = PassThroughConfiguration(backend: backendURL, trustRootsFile: backendCA, publicPaths: publicPaths, pins: pins, pad401To: browser.pad401To)
         var limits = ListenerLimits()
         limits.idleTimeout = max(limits.idleTimeout, pins.idleTimeout)
-        let listener = ListenerConfiguration(name: "passthrough", address: address, mode: .passThrough(passThrough), tls: tls, limits: limits)
+        let listener = ListenerConfiguration(name: "passthrough", address: address, mode: .passThrough(passThrough), tls: browser.tls, limits: limits)
         try await Serving.run(ProxyConfiguration(credentials: [], listeners: [listener]), globals: globals)
     }
 

@@ -6,7 +6,8 @@ import Darwin
 import Dispatch
 
 /// A TCP connection to 127.0.0.1 for tests that must send exact bytes (malformed requests,
-/// hand-made NTLM legs) and read raw responses. Shared by NTLMProxyCoreTests and InteropTests.
+/// hand-made NTLM legs) and read raw HTTP/1.x responses. Shared by NTLMProxyCoreTests (also
+/// under its PassThroughTestClient) and InteropTests.
 ///
 /// The socket calls block, so every public operation runs on a thread of its own (see
 /// `offload`): blocking the Swift concurrency pool (two threads on a 2-core machine) would
@@ -14,8 +15,11 @@ import Dispatch
 public final class RawHTTPConnection: @unchecked Sendable {
     public struct Response: Sendable {
         public var status: Int
+        public var version: String
         public var headers: [(String, String)]
         public var body: [UInt8]
+        /// 1xx statuses received before this response (read with `interim: .collect`).
+        public var interim: [Int] = []
         public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
         public func headers(_ name: String) -> [String] { headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1) }
         public var text: String { String(decoding: body, as: UTF8.self) }
@@ -23,18 +27,47 @@ public final class RawHTTPConnection: @unchecked Sendable {
 
     public enum Failure: Error { case connect(Int32), send, closed, malformed(String) }
 
+    /// What `readResponse` does with an interim (1xx) response.
+    public enum InterimResponses: Sendable {
+        /// Skips 100 Continue; any other 1xx is the response.
+        case skipContinue
+        /// Skips every 1xx, recording its status in `Response.interim`.
+        case collect
+        /// Returns the first response, 1xx or not.
+        case stop
+    }
+
     private let fd: Int32
     private var buffer: [UInt8] = []
+    private var isOpen = true
+    /// This end's port (a proxy logs the client as 127.0.0.1:port).
+    public let localPort: Int
 
     private init(syncPort port: Int, timeoutSeconds: Int) throws {
+        let socket: Int32
         do {
-            fd = try connectLoopbackSocket(port: port, timeoutSeconds: timeoutSeconds)
+            socket = try connectLoopbackSocket(port: port, timeoutSeconds: timeoutSeconds)
         } catch {
             throw Failure.connect(error.code)
         }
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        fd = socket
+        localPort = Int(UInt16(bigEndian: address.sin_port))
     }
 
-    deinit { close(fd) }
+    deinit { if isOpen { closeSocket(fd) } }
+
+    /// Closes this end now.
+    public func close() {
+        if isOpen {
+            isOpen = false
+            closeSocket(fd)
+        }
+    }
 
     static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await NTLMTestSupport.offload(work)
@@ -66,8 +99,10 @@ public final class RawHTTPConnection: @unchecked Sendable {
         try await Self.offload { try self.readResponse(method: method) }
     }
 
-    public func isClosedByPeer() async -> Bool {
-        (try? await Self.offload { self.syncIsClosedByPeer() }) ?? false
+    /// True when the peer closed the connection (EOF; with `countingReset`, a reset too), false
+    /// if it is still open when the receive timeout expires or data arrives.
+    public func isClosedByPeer(countingReset: Bool = false) async -> Bool {
+        (try? await Self.offload { self.syncIsClosedByPeer(countingReset: countingReset) }) ?? false
     }
 
     public func send(_ text: String) throws { try send(Array(text.utf8)) }
@@ -117,56 +152,75 @@ public final class RawHTTPConnection: @unchecked Sendable {
         return out
     }
 
-    public func readResponse(method: String = "GET") throws -> Response {
-        var statusLine = try readLine()
-        var status = 0
-        var headers: [(String, String)] = []
+    /// Reads one response: its body framed by Content-Length or chunked, none for HEAD/204/304
+    /// and, without framing, none or (`bodyUntilClose`) up to the end of the connection.
+    public func readResponse(method: String = "GET", interim: InterimResponses = .skipContinue, bodyUntilClose: Bool = false) throws -> Response {
+        var interimStatuses: [Int] = []
         while true {
+            let statusLine = try readLine()
             let parts = statusLine.split(separator: " ", maxSplits: 2)
-            guard parts.count >= 2, let code = Int(parts[1]) else { throw Failure.malformed(statusLine) }
-            status = code
-            headers = []
+            guard parts.count >= 2, let status = Int(parts[1]) else { throw Failure.malformed(statusLine) }
+            var headers: [(String, String)] = []
             while true {
                 let line = try readLine()
                 if line.isEmpty { break }
                 if let colon = line.firstIndex(of: ":") {
-                    headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingSpaces(" ")))
+                    headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingSpaces(" ", "\t")))
                 }
             }
-            if status == 100 { statusLine = try readLine(); continue }
-            break
-        }
-        var response = Response(status: status, headers: headers, body: [])
-        if method == "HEAD" || status == 204 || status == 304 { return response }
-        if let length = response.header("content-length").flatMap({ Int($0) }) {
-            response.body = try readBytes(length)
-        } else if response.header("transfer-encoding")?.lowercased().contains("chunked") == true {
-            while true {
-                let sizeLine = try readLine()
-                guard let size = Int(sizeLine.split(separator: ";").first.map(String.init) ?? "", radix: 16) else { throw Failure.malformed(sizeLine) }
-                if size == 0 { _ = try readLine(); break }
-                response.body += try readBytes(size)
-                _ = try readLine()
+            var response = Response(status: status, version: String(parts[0]), headers: headers, body: [], interim: interimStatuses)
+            if (100..<200).contains(status) {
+                switch interim {
+                case .stop: return response
+                case .collect:
+                    interimStatuses.append(status)
+                    continue
+                case .skipContinue:
+                    if status == 100 { continue }
+                }
             }
+            if method == "HEAD" || status == 204 || status == 304 { return response }
+            if let length = response.header("content-length").flatMap({ Int($0) }) {
+                response.body = try readBytes(length)
+            } else if response.header("transfer-encoding")?.lowercased().contains("chunked") == true {
+                while true {
+                    let sizeLine = try readLine()
+                    guard let size = Int(sizeLine.split(separator: ";").first.map(String.init) ?? "", radix: 16) else { throw Failure.malformed(sizeLine) }
+                    if size == 0 {
+                        while try !readLine().isEmpty {}
+                        break
+                    }
+                    response.body += try readBytes(size)
+                    _ = try readLine()
+                }
+            } else if bodyUntilClose {
+                while (try? fill()) != nil {}
+                response.body = buffer
+                buffer = []
+            }
+            return response
         }
-        return response
     }
 
-    /// True when the server closed the connection (read returns EOF).
-    private func syncIsClosedByPeer() -> Bool {
+    private func syncIsClosedByPeer(countingReset: Bool) -> Bool {
         if !buffer.isEmpty { return false }
         var byte: UInt8 = 0
         let count = recv(fd, &byte, 1, 0)
-        return count == 0
+        if count == 0 { return true }
+        if count < 0 { return countingReset && errno == ECONNRESET }
+        buffer.append(byte)
+        return false
     }
 }
 
+private func closeSocket(_ fd: Int32) { close(fd) }
+
 extension String {
-    /// Strips leading and trailing `set` characters.
-    func trimmingSpaces(_ set: Character) -> String {
+    /// Strips leading and trailing characters of `set`.
+    func trimmingSpaces(_ set: Character...) -> String {
         var text = Substring(self)
-        while text.first == set { text = text.dropFirst() }
-        while text.last == set { text = text.dropLast() }
+        while let first = text.first, set.contains(first) { text = text.dropFirst() }
+        while let last = text.last, set.contains(last) { text = text.dropLast() }
         return String(text)
     }
 }

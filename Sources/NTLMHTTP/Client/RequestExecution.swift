@@ -344,21 +344,11 @@ struct RequestExecution: ClientExecution {
         guard case .fresh(let length, let makeIterator) = body else { return Task {} }
         body = .consumed(length: length)
         return Task {
-            var sent = 0
-            let iterator = makeIterator()
             do {
-                while let chunk = try await iterator.next() {
-                    guard chunk.readableBytes > 0 else { continue }
-                    sent += chunk.readableBytes
-                    if let length, sent > length { throw NTLMHTTPClientError.requestBodyLengthMismatch(declared: length, sent: sent) }
-                    try await connection.sendBody(chunk)
-                }
-                if let length, sent != length { throw NTLMHTTPClientError.requestBodyLengthMismatch(declared: length, sent: sent) }
+                try await Self.sendStream(makeIterator(), length: length, on: connection)
                 try await connection.sendEnd()
-            } catch let error as NTLMHTTPClientError where error == .connectionClosed {
-                return
             } catch {
-                connection.fail(error as? NTLMHTTPClientError ?? .cancelled)
+                // `sendStream` failed the connection already, or the server closed it.
             }
         }
     }
@@ -379,31 +369,36 @@ struct RequestExecution: ClientExecution {
             let limit = client.configuration.replayBufferLimit
             var copy: [ByteBuffer]? = keepCopy ? [] : nil
             var copied = 0
-            var sent = 0
-            let iterator = makeIterator()
-            do {
-                while let chunk = try await iterator.next() {
-                    guard chunk.readableBytes > 0 else { continue }
-                    sent += chunk.readableBytes
-                    if let length, sent > length { throw NTLMHTTPClientError.requestBodyLengthMismatch(declared: length, sent: sent) }
-                    if copy != nil {
-                        copied += chunk.readableBytes
-                        if copied <= limit { copy?.append(chunk) } else { copy = nil }
-                    }
-                    try await connection.sendBody(chunk)
-                }
-                if let length, sent != length { throw NTLMHTTPClientError.requestBodyLengthMismatch(declared: length, sent: sent) }
-            } catch let error as NTLMHTTPClientError where error == .connectionClosed {
-                throw error
-            } catch {
-                // The stream failed or lied about its length: the request cannot be completed
-                // on this connection.
-                connection.fail(error as? NTLMHTTPClientError ?? .cancelled)
-                throw error
+            try await Self.sendStream(makeIterator(), length: length, on: connection) { chunk in
+                guard copy != nil else { return }
+                copied += chunk.readableBytes
+                if copied <= limit { copy?.append(chunk) } else { copy = nil }
             }
             if let copy { body = .replay(length: length, chunks: copy) }
         }
         try await connection.sendEnd()
+    }
+
+    /// Sends a stream's chunks (not the end), each shown to `keep` first, and checks them
+    /// against the declared length. A stream that fails or lies about its length fails the
+    /// connection (the request cannot be completed on it); the server closing is rethrown.
+    static func sendStream(_ iterator: RequestBodyIterator, length: Int?, on connection: HTTP1Connection, keep: (ByteBuffer) -> Void = { _ in }) async throws {
+        var sent = 0
+        do {
+            while let chunk = try await iterator.next() {
+                guard chunk.readableBytes > 0 else { continue }
+                sent += chunk.readableBytes
+                if let length, sent > length { throw NTLMHTTPClientError.requestBodyLengthMismatch(declared: length, sent: sent) }
+                keep(chunk)
+                try await connection.sendBody(chunk)
+            }
+            if let length, sent != length { throw NTLMHTTPClientError.requestBodyLengthMismatch(declared: length, sent: sent) }
+        } catch let error as NTLMHTTPClientError where error == .connectionClosed {
+            throw error
+        } catch {
+            connection.fail(error as? NTLMHTTPClientError ?? .cancelled)
+            throw error
+        }
     }
 
     // MARK: Delivering

@@ -26,27 +26,25 @@ extension ProxyConfiguration {
         return lines.joined(separator: "\n")
     }
 
+    /// `backend: URL`, and for https the trust roots used to verify it.
+    static func backendLine(_ backend: BackendURL, trustRoots: String?) -> String {
+        guard backend.scheme == .https else { return "backend: \(backend)" }
+        return "backend: \(backend), trust roots: \(trustRoots ?? "system store")"
+    }
+
     static func summary(of listener: ListenerConfiguration) -> [String] {
         let address = "\(listener.address)\(listener.address.isLoopback ? " (loopback)" : " (reachable from the network)")"
         let tls = listener.tls.map { "TLS on (cert \($0.certificateFile), key \($0.privateKeyFile))" } ?? "TLS off"
         var lines = ["\(listener.name): \(listener.mode.name) on \(address), \(tls)"]
         switch listener.mode {
         case .gateway(let gateway):
-            var backend = "backend: \(gateway.backend)"
-            if gateway.backend.scheme == .https {
-                backend += ", trust roots: \(gateway.trustRootsFile ?? "system store")"
-            }
-            lines.append(backend)
+            lines.append(backendLine(gateway.backend, trustRoots: gateway.trustRootsFile))
             lines.append("credential: \(gateway.credential.name) (\(gateway.credential.qualifiedUser), \(gateway.credential.source))")
             var auth = "auth: NTLM/Negotiate, Basic \(gateway.allowBasic ? "on" : "off"), NTLMv1 \(gateway.allowNTLMv1 ? "on" : "off")"
             if gateway.backend.scheme == .https { auth += ", channel bindings \(gateway.channelBindings ? "on" : "off")" }
             lines.append(auth)
         case .passThrough(let passThrough):
-            var backend = "backend: \(passThrough.backend)"
-            if passThrough.backend.scheme == .https {
-                backend += ", trust roots: \(passThrough.trustRootsFile ?? "system store")"
-            }
-            lines.append(backend)
+            lines.append(backendLine(passThrough.backend, trustRoots: passThrough.trustRootsFile))
             lines.append("auth: the clients' own NTLM/Negotiate, relayed over a backend connection pinned to each client connection")
             lines.append("public paths: \(passThrough.publicPaths.isEmpty ? "none" : passThrough.publicPaths.joined(separator: ", "))")
             let pins = passThrough.pins

@@ -149,7 +149,6 @@ public struct ForwardMode: ConnectionHandler {
 
         var headers = head.headers
         let relayedAuthorization = headers["proxy-authorization"]
-        let expectsContinue = headers["expect"].contains { $0.lowercased() == "100-continue" }
         HopByHopHeaders.strip(&headers)
         if case .relay = identity {
             for value in relayedAuthorization { headers.add(name: "Proxy-Authorization", value: value) }
@@ -161,10 +160,7 @@ public struct ForwardMode: ConnectionHandler {
         if Self.carriesConnectionAuthorization(head.headers) { session.originAuthenticated = true }
         if case .relay = identity { session.originAuthenticated = true }
 
-        let contentLength = head.headers.first(name: "content-length").flatMap { Int($0) }
-        let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
-        let hasBody = chunked || (contentLength ?? 0) > 0
-        let continueGate = ContinueGate(connection: connection, version: head.version, expected: expectsContinue && hasBody)
+        let (continueGate, body) = ContinueGate.forRequest(head, on: connection)
 
         let route = router.route(host: target.host, port: target.port)
         var failures: [String] = []
@@ -177,7 +173,6 @@ public struct ForwardMode: ConnectionHandler {
         case .parents(let parents): candidates = upstreams.ordered(parents)
         }
         attempts: for parent in candidates {
-            let body: NTLMHTTPRequest.Body? = hasBody ? .stream(continueGate.body(), length: chunked ? nil : contentLength) : nil
             let request = NTLMHTTPRequest(url: head.uri, method: head.method, headers: headers, body: body)
             let pin = session.originAuthenticated ? session.pin : nil
             do {

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import NTLMHTTP
 
 /// Sends the client its `100 Continue` only when the upstream actually asks for the body
 /// (our handshake legs never carry it; in pass-through, when the backend sends its own
@@ -48,5 +49,18 @@ final class ContinueGate: Sendable {
         }
 
         func makeAsyncIterator() -> AsyncIterator { AsyncIterator(gate: gate) }
+    }
+}
+
+extension ContinueGate {
+    /// The gate for `head`'s body, and that body as a request body streamed through it
+    /// (`nil` when the request has none): `Content-Length` or chunked, as the client sent it.
+    static func forRequest(_ head: HTTPRequestHead, on connection: ServerConnection) -> (ContinueGate, NTLMHTTPRequest.Body?) {
+        let contentLength = head.headers.first(name: "content-length").flatMap { Int($0) }
+        let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
+        let hasBody = chunked || (contentLength ?? 0) > 0
+        let expectsContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
+        let gate = ContinueGate(connection: connection, version: head.version, expected: expectsContinue && hasBody)
+        return (gate, hasBody ? .stream(gate.body(), length: chunked ? nil : contentLength) : nil)
     }
 }

@@ -63,9 +63,7 @@ public struct PassThroughMode: ConnectionHandler {
             guard session.openPin() else {
                 logger.warning("pin limit reached: refusing a client connection", metadata: ["client": "\(connection.clientDescription)", "max-pins": "\(pins.maxPins)"])
                 let message = "503 Service Unavailable: the proxy holds its maximum of \(pins.maxPins) pinned backend connections; try again shortly.\n"
-                let (response, body) = SimpleResponses.text(.serviceUnavailable, message, version: head.version, keepAlive: false, extraHeaders: [("Retry-After", "5")])
-                try await connection.writeResponse(response, body: body)
-                AccessLog.record(logger, head, status: 503, started: started)
+                try await answer(head, .serviceUnavailable, message, on: connection, extraHeaders: [("Retry-After", "5")], started: started, logger: logger)
                 return .close(.pinLimit)
             }
             if let ended = session.beginPinnedRequest() {
@@ -76,17 +74,11 @@ public struct PassThroughMode: ConnectionHandler {
         }
 
         var headers = head.headers
-        let expectsContinue = headers["expect"].contains { $0.lowercased() == "100-continue" }
-        let originalHost = headers.first(name: "host")
         HopByHopHeaders.strip(&headers)
-        Forwarder.addReverseProxyHeaders(&headers, head: head, originalHost: originalHost, backend: configuration.backend, connection: connection, viaName: viaName)
-        let contentLength = head.headers.first(name: "content-length").flatMap { Int($0) }
-        let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
-        let hasBody = chunked || (contentLength ?? 0) > 0
-        // `Expect` goes to the backend; the client gets its `100 Continue` when the backend
-        // asks for the body (a 401 on a handshake leg does not).
-        let continueGate = ContinueGate(connection: connection, version: head.version, expected: expectsContinue && hasBody)
-        let body: NTLMHTTPRequest.Body? = hasBody ? .stream(continueGate.body(), length: chunked ? nil : contentLength) : nil
+        Forwarder.addReverseProxyHeaders(&headers, head: head, originalHost: head.headers.first(name: "host"), backend: configuration.backend, connection: connection, viaName: viaName)
+        // `Expect` goes to the backend (and `Authorization`, unchanged); the client gets its
+        // `100 Continue` when the backend asks for the body (a 401 on a handshake leg does not).
+        let (continueGate, body) = ContinueGate.forRequest(head, on: connection)
         let request = NTLMHTTPRequest(url: configuration.backend.url(forRequestTarget: head.uri), method: head.method, headers: headers, body: body)
 
         let response: NTLMHTTPResponse
@@ -100,9 +92,7 @@ public struct PassThroughMode: ConnectionHandler {
             }
             let failure = (error as? NTLMHTTPClientError).map(ForwardingFailure.init) ?? ForwardingFailure(status: .badGateway, reason: "\(error)")
             logger.error("backend request failed: \(failure.reason)", metadata: ["backend": "\(configuration.backend)"])
-            let (page, pageBody) = SimpleResponses.text(failure.status, "\(failure.status.code) \(failure.status.reasonPhrase): \(failure.reason)\n", version: head.version, keepAlive: false)
-            try? await connection.writeResponse(page, body: pageBody)
-            AccessLog.record(logger, head, status: Int(failure.status.code), started: started)
+            try? await answer(head, failure.status, "\(failure.status.code) \(failure.status.reasonPhrase): \(failure.reason)\n", on: connection, started: started, logger: logger)
             return .close(.upstreamError)
         }
 
@@ -131,6 +121,13 @@ public struct PassThroughMode: ConnectionHandler {
         if pinned, let closed = session.finishRequest() { return .close(closed) }
         if let ending { return .close(ending) }
         return keepAlive ? .keepGoing : .close(.clientClosed)
+    }
+
+    /// Answers `head` with a page of our own and `Connection: close`.
+    func answer(_ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ message: String, on connection: ServerConnection, extraHeaders: [(String, String)] = [], started: ContinuousClock.Instant, logger: Logger) async throws {
+        let (response, body) = SimpleResponses.text(status, message, version: head.version, keepAlive: false, extraHeaders: extraHeaders)
+        try await connection.writeResponse(response, body: body)
+        AccessLog.record(logger, head, status: Int(status.code), started: started)
     }
 
     /// The backend closed a pinned connection that had carried requests before this one

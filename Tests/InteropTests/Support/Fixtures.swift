@@ -222,16 +222,7 @@ actor Fixtures {
             [python, Interop.script("echo_backend.py"), "--port", "0", "--port-file", dir + "/port", "--pid-file", dir + "/pid"],
             name: "echo-backend")
         let portFile = dir + "/port"
-        let port: Int? = await offload {
-            let deadline = Date(timeIntervalSinceNow: 20)
-            while Date() < deadline && process.isRunning {
-                if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                    return port
-                }
-                usleep(20_000)
-            }
-            return nil
-        }
+        let port = await process.waitForPortFile(portFile)
         guard let port else { throw FixtureFailure(what: "starting echo_backend.py (log: \(process.log))", result: nil) }
         return EchoBackendFixture(port: port)
     }

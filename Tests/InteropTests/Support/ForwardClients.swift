@@ -87,17 +87,7 @@ enum ProxyCurl {
         // One -w for all URLs (curl applies it to each transfer): body, marker, status, newline.
         let arguments = [Interop.curl, "-sS", "--max-time", String(Int(timeout)), "-x", proxy, "-w", Curl.marker + "%{http_code}\n"] + extra + urls
         let result = try await Subprocess.run(arguments, timeout: timeout + 10)
-        var statuses: [Int] = []
-        var bodies: [String] = []
-        var rest = Substring(result.stdout)
-        while let range = rest.range(of: Curl.marker) {
-            bodies.append(String(rest[..<range.lowerBound]))
-            let after = rest[range.upperBound...]
-            let line = after.prefix { $0 != "\n" }
-            statuses.append(Int(line) ?? -1)
-            rest = after.dropFirst(line.count + 1)
-        }
-        return (statuses, bodies, result.stderr + (result.timedOut ? "\n(killed: timeout)" : ""))
+        return Curl.transfers(result)
     }
 
     /// `curl -x PROXY URL | sha256sum`: the body is hashed as it streams, never stored.

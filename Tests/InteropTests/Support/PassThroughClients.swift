@@ -72,17 +72,7 @@ enum BrowserClients {
         let result = try await Subprocess.run(
             [Interop.curl, "-sS", "--noproxy", "*", "--max-time", String(Int(timeout)), "-w", Curl.marker + "%{http_code}\n"] + arguments + urls,
             environment: environment, timeout: timeout + 10)
-        var statuses: [Int] = []
-        var bodies: [String] = []
-        var rest = Substring(result.stdout)
-        while let range = rest.range(of: Curl.marker) {
-            bodies.append(String(rest[..<range.lowerBound]))
-            let after = rest[range.upperBound...]
-            let line = after.prefix { $0 != "\n" }
-            statuses.append(Int(line) ?? -1)
-            rest = after.dropFirst(line.count + 1)
-        }
-        return (statuses, bodies, result.stderr + (result.timedOut ? "\n(killed: timeout)" : ""))
+        return Curl.transfers(result)
     }
 
     /// `curl AUTH... URL | sha256sum`: the body hashed as it streams.
@@ -127,16 +117,7 @@ struct ReauthOrigin: Sendable {
         let process = try BackgroundProcess([Interop.python, Interop.resource("reauth_origin.py"), "--port-file", portFile]
                                                 + (idleClose.map { ["--idle-close", String($0)] } ?? []),
                                             name: "reauth-origin", environment: ["NTLM_USER_FILE": users.path])
-        let port: Int? = await offload {
-            let deadline = Date(timeIntervalSinceNow: 20)
-            while Date() < deadline && process.isRunning {
-                if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                    return port
-                }
-                usleep(20_000)
-            }
-            return nil
-        }
+        let port = await process.waitForPortFile(portFile)
         guard let port else {
             await process.stop()
             throw Fixtures.FixtureFailure(what: "starting reauth_origin.py (log: \(process.log))", result: nil)

@@ -132,6 +132,22 @@ enum Curl {
         }
         return Response(status: status, body: String(result.stdout[..<range.lowerBound]), stderr: result.stderr)
     }
+
+    /// A run of several URLs with `-w marker%{http_code}\n`: each status and body, in order,
+    /// and curl's stderr.
+    static func transfers(_ result: Subprocess.Result) -> (statuses: [Int], bodies: [String], stderr: String) {
+        var statuses: [Int] = []
+        var bodies: [String] = []
+        var rest = Substring(result.stdout)
+        while let range = rest.range(of: marker) {
+            bodies.append(String(rest[..<range.lowerBound]))
+            let after = rest[range.upperBound...]
+            let line = after.prefix { $0 != "\n" }
+            statuses.append(Int(line) ?? -1)
+            rest = after.dropFirst(line.count + 1)
+        }
+        return (statuses, bodies, result.stderr + (result.timedOut ? "\n(killed: timeout)" : ""))
+    }
 }
 
 /// Deterministic test bodies and digests.

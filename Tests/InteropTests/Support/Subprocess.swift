@@ -282,6 +282,20 @@ final class BackgroundProcess: @unchecked Sendable {
         }
     }
 
+    /// Polls (off the pool) until `path` holds a port number, the process exits, or 20 s pass.
+    func waitForPortFile(_ path: String) async -> Int? {
+        await offload {
+            let deadline = Date(timeIntervalSinceNow: 20)
+            while Date() < deadline && self.isRunning {
+                if let text = try? String(contentsOfFile: path, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                    return port
+                }
+                usleep(20_000)
+            }
+            return nil
+        }
+    }
+
     /// SIGTERM, then SIGKILL if it has not exited within 5 s.
     func stop() async {
         guard isRunning else { return }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOConcurrencyHelpers
 import NTLM
@@ -11,63 +8,22 @@ import NTLMTestSupport
 /// responses in, with the interim (1xx) responses it saw, and a hand-driven NTLM handshake
 /// (our NTLMInitiator). Every blocking socket call runs on a thread of its own.
 final class PassThroughTestClient: @unchecked Sendable {
-    struct Response: Sendable {
-        var status: Int
-        var version: String
-        var headers: [(String, String)]
-        var body: [UInt8]
-        /// 1xx statuses received before this response.
-        var interim: [Int] = []
+    typealias Response = RawHTTPConnection.Response
 
-        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
-        func headers(_ name: String) -> [String] { headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1) }
-        var text: String { String(decoding: body, as: UTF8.self) }
-        /// `Connection: close` is among the connection options.
-        var closes: Bool { headers("connection").contains { $0.lowercased().split(separator: ",").contains { $0.trimmingCharacters() == "close" } } }
-        /// The origin's answer fields.
-        func field(_ key: String) -> String? { originField(text, key) }
-        /// The Type 2 of `WWW-Authenticate: NTLM <token>`.
-        var ntlmChallenge: [UInt8]? {
-            for value in headers("www-authenticate") {
-                let parts = value.split(separator: " ", maxSplits: 1)
-                if parts.count == 2, ["ntlm", "negotiate"].contains(parts[0].lowercased()) { return Base64.decode(String(parts[1])) }
-            }
-            return nil
-        }
-    }
+    enum Failure: Error { case noChallenge(Int) }
 
-    enum Failure: Error { case closed, malformed(String), send, noChallenge(Int) }
-
-    private let fd: Int32
-    private var buffer: [UInt8] = []
-    private var isOpen = true
+    private let connection: RawHTTPConnection
     /// This end's port (the proxy logs the client as 127.0.0.1:port).
-    let localPort: Int
+    var localPort: Int { connection.localPort }
 
-    private init(port: Int, timeoutSeconds: Int) throws {
-        let socket = try connectLoopbackSocket(port: port, timeoutSeconds: timeoutSeconds)
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        fd = socket
-        localPort = Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    deinit { if isOpen { Glibc.close(fd) } }
+    private init(connection: RawHTTPConnection) { self.connection = connection }
 
     static func connect(port: Int, timeoutSeconds: Int = 20) async throws -> PassThroughTestClient {
-        try await offload { try PassThroughTestClient(port: port, timeoutSeconds: timeoutSeconds) }
+        PassThroughTestClient(connection: try await RawHTTPConnection.connect(port: port, timeoutSeconds: timeoutSeconds))
     }
 
     /// Closes this end now.
-    func close() {
-        if isOpen {
-            isOpen = false
-            Glibc.close(fd)
-        }
-    }
+    func close() { connection.close() }
 
     // MARK: Requests
 
@@ -87,8 +43,8 @@ final class PassThroughTestClient: @unchecked Sendable {
         }
         let all = bytes
         return try await offload {
-            try self.syncSend(all)
-            return try self.syncReadResponse(method: method, stopAtInterim: false)
+            try self.connection.send(all)
+            return try self.connection.readResponse(method: method, interim: .collect, bodyUntilClose: true)
         }
     }
 
@@ -105,29 +61,19 @@ final class PassThroughTestClient: @unchecked Sendable {
     }
 
     func send(_ bytes: [UInt8]) async throws {
-        try await offload { try self.syncSend(bytes) }
+        try await offload { try self.connection.send(bytes) }
     }
 
     func send(_ text: String) async throws { try await send(Array(text.utf8)) }
 
     /// Reads the next response; with `stopAtInterim` a 1xx is returned as it comes.
     func readResponse(method: String = "GET", stopAtInterim: Bool = false) async throws -> Response {
-        try await offload { try self.syncReadResponse(method: method, stopAtInterim: stopAtInterim) }
+        try await offload { try self.connection.readResponse(method: method, interim: stopAtInterim ? .stop : .collect, bodyUntilClose: true) }
     }
 
     /// True when the peer closed the connection (EOF or reset), false if it is still open
     /// when the receive timeout expires or data arrives.
-    func isClosedByPeer() async -> Bool {
-        await offload { () -> Bool in
-            if !self.buffer.isEmpty { return false }
-            var byte: UInt8 = 0
-            let count = recv(self.fd, &byte, 1, 0)
-            if count == 0 { return true }
-            if count < 0 { return errno == ECONNRESET }
-            self.buffer.append(byte)
-            return false
-        }
-    }
+    func isClosedByPeer() async -> Bool { await connection.isClosedByPeer(countingReset: true) }
 
     // MARK: NTLM
 
@@ -155,86 +101,20 @@ final class PassThroughTestClient: @unchecked Sendable {
         let final = try await request(method, path, version: version, headers: headers + [("Authorization", type3)], body: body)
         return Handshake(challenge: challenge, final: final, type1: type1, type3: type3)
     }
+}
 
-    // MARK: Socket
-
-    private func syncSend(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard sent > 0 else { throw Failure.send }
-            offset += sent
+extension RawHTTPConnection.Response {
+    /// `Connection: close` is among the connection options.
+    var closes: Bool { headers("connection").contains { $0.lowercased().split(separator: ",").contains { $0.trimmingCharacters() == "close" } } }
+    /// The origin's answer fields.
+    func field(_ key: String) -> String? { originField(text, key) }
+    /// The Type 2 of `WWW-Authenticate: NTLM <token>`.
+    var ntlmChallenge: [UInt8]? {
+        for value in headers("www-authenticate") {
+            let parts = value.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, ["ntlm", "negotiate"].contains(parts[0].lowercased()) { return Base64.decode(String(parts[1])) }
         }
-    }
-
-    private func fill() throws {
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard count > 0 else { throw Failure.closed }
-        buffer.append(contentsOf: chunk[0..<count])
-    }
-
-    private func readLine() throws -> String {
-        while true {
-            if let index = buffer.firstIndex(of: 0x0A) {
-                var line = Array(buffer[..<index])
-                buffer.removeFirst(index + 1)
-                if line.last == 0x0D { line.removeLast() }
-                return String(decoding: line, as: UTF8.self)
-            }
-            try fill()
-        }
-    }
-
-    private func readBytes(_ count: Int) throws -> [UInt8] {
-        while buffer.count < count { try fill() }
-        let out = Array(buffer[..<count])
-        buffer.removeFirst(count)
-        return out
-    }
-
-    private func syncReadResponse(method: String, stopAtInterim: Bool) throws -> Response {
-        var interim: [Int] = []
-        while true {
-            let statusLine = try readLine()
-            let parts = statusLine.split(separator: " ", maxSplits: 2)
-            guard parts.count >= 2, let status = Int(parts[1]) else { throw Failure.malformed(statusLine) }
-            var headers: [(String, String)] = []
-            while true {
-                let line = try readLine()
-                if line.isEmpty { break }
-                if let colon = line.firstIndex(of: ":") {
-                    headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters()))
-                }
-            }
-            var response = Response(status: status, version: String(parts[0]), headers: headers, body: [], interim: interim)
-            if (100..<200).contains(status) {
-                if stopAtInterim { return response }
-                interim.append(status)
-                continue
-            }
-            if method == "HEAD" || status == 204 || status == 304 { return response }
-            if let length = response.header("content-length").flatMap({ Int($0) }) {
-                response.body = try readBytes(length)
-            } else if response.header("transfer-encoding")?.lowercased().contains("chunked") == true {
-                while true {
-                    let sizeLine = try readLine()
-                    guard let size = Int(sizeLine.split(separator: ";").first.map(String.init) ?? "", radix: 16) else { throw Failure.malformed(sizeLine) }
-                    if size == 0 {
-                        while try !readLine().isEmpty {}
-                        break
-                    }
-                    response.body += try readBytes(size)
-                    _ = try readLine()
-                }
-            } else {
-                // Delimited by the end of the connection.
-                while (try? fill()) != nil {}
-                response.body = buffer
-                buffer = []
-            }
-            return response
-        }
+        return nil
     }
 }
 
@@ -258,9 +138,13 @@ struct PassThroughLogCapture: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        let all = metadata.merging(extra ?? [:]) { $1 }
+    func log(event: LogEvent) {
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
         let rendered = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        lines.withLockedValue { $0.append("\(level) \(message) \(rendered)") }
+        lines.withLockedValue { $0.append("\(event.level) \(event.message) \(rendered)") }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        log(event: LogEvent(level: level, message: message, metadata: metadata, source: source, file: file, function: function, line: line))
     }
 }
