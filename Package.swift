@@ -67,6 +67,10 @@ let package = Package(
         ),
         .target(
             name: "NTLMTestSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             path: "Tests/TestSupport"
         ),
         .testTarget(
@@ -75,7 +79,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NTLMHTTPTests",
-            dependencies: ["NTLMHTTP", "NTLM"]
+            dependencies: ["NTLMHTTP", "NTLM", "NTLMTestSupport"]
         ),
         .testTarget(
             name: "NTLMProxyCoreTests",

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NTLM
+import NTLMTestSupport
 import Testing
 @testable import NTLMHTTP
 

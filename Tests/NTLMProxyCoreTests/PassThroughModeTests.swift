@@ -60,7 +60,7 @@ struct PassThroughModeTests {
         var passThrough = PassThroughConfiguration(backend: try BackendURL(parsing: origin.url))
         configure(&passThrough)
         let logs = NIOLockedValueBox<[String]>([])
-        let logger = Logger(label: "test.pass-through") { _ in PassThroughLogCapture(lines: logs) }
+        let logger = Logger(label: "test.pass-through") { _ in CapturingLogHandler(lines: logs) }
         let listener = ListenerConfiguration(name: "pt", address: ListenAddress(port: 0), mode: .passThrough(passThrough))
         let runtime = try await ProxyRuntime.start(ProxyConfiguration(credentials: [], listeners: [listener]), logger: logger)
         let task = Task { try await runtime.run() }
@@ -414,7 +414,7 @@ struct PassThroughModeTests {
         defer { withExtendedLifetime(dead) {} }
         let passThrough = PassThroughConfiguration(backend: try BackendURL(parsing: "http://127.0.0.1:\(dead.port)"), pins: PinLimits(maxPins: 1))
         let logs = NIOLockedValueBox<[String]>([])
-        let logger = Logger(label: "test.pass-through") { _ in PassThroughLogCapture(lines: logs) }
+        let logger = Logger(label: "test.pass-through") { _ in CapturingLogHandler(lines: logs) }
         let listener = ListenerConfiguration(name: "pt", address: ListenAddress(port: 0), mode: .passThrough(passThrough))
         let runtime = try await ProxyRuntime.start(ProxyConfiguration(credentials: [], listeners: [listener]), logger: logger)
         let task = Task { try await runtime.run() }

@@ -127,24 +127,3 @@ extension StringProtocol {
     }
 }
 
-/// Keeps every log line (level, message, metadata) in memory.
-struct PassThroughLogCapture: LogHandler {
-    let lines: NIOLockedValueBox<[String]>
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        let rendered = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        lines.withLockedValue { $0.append("\(event.level) \(event.message) \(rendered)") }
-    }
-
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        log(event: LogEvent(level: level, message: message, metadata: metadata, source: source, file: file, function: function, line: line))
-    }
-}
