@@ -8,7 +8,7 @@ import NIOHTTP1
 /// exactly the time between its exchanges. A client that takes longer than `timeout` to send
 /// a complete request head is closed too. Sits after the HTTP server handlers (with
 /// pipelining assistance, heads arrive one at a time).
-final class HTTPIdleTimeoutHandler: ChannelDuplexHandler {
+final class HTTPIdleTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart

@@ -139,7 +139,8 @@ final class HTTPTunnelSwitchHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    /// Takes the HTTP handlers out, leaving [TLS] idle → close-on-idle → gate → (async channel).
+    /// Takes the HTTP handlers (and the HTTP idle rule) out, leaving [TLS] → idle → close-on-idle
+    /// → gate → (async channel).
     private func switchToTunnel(context: ChannelHandlerContext) {
         guard let promise = tunnelPromise else { return }
         tunnelPromise = nil
@@ -148,15 +149,14 @@ final class HTTPTunnelSwitchHandler: ChannelDuplexHandler, RemovableChannelHandl
         do {
             for handler in [try? sync.handler(type: HTTPServerPipelineHandler.self) as (any RemovableChannelHandler)?,
                             try? sync.handler(type: NIOHTTPResponseHeadersValidator.self),
-                            try? sync.handler(type: HTTPServerProtocolErrorHandler.self)].compactMap({ $0 }) {
+                            try? sync.handler(type: HTTPServerProtocolErrorHandler.self),
+                            try? sync.handler(type: HTTPIdleTimeoutHandler.self)].compactMap({ $0 }) {
                 sync.removeHandler(handler, promise: nil)
             }
             try sync.addHandler(collector, position: .after(decoder))
             // Idle now means neither direction moved: a long download sends nothing back.
-            if let idle = try? sync.handler(type: IdleStateHandler.self) {
-                try sync.addHandler(IdleStateHandler(allTimeout: tunnelIdleTimeout), position: .after(idle))
-                sync.removeHandler(idle, promise: nil)
-            }
+            try sync.addHandler(IdleStateHandler(allTimeout: tunnelIdleTimeout), position: .before(gate))
+            try sync.addHandler(CloseOnIdleHandler(), position: .before(gate))
             try context.channel.syncOptions?.setOption(.autoRead, value: false)
         } catch {
             promise.fail(error)

@@ -78,14 +78,14 @@ public final class ProxyListener: Sendable {
                     if let tls {
                         try sync.addHandler(NIOSSLServerHandler(context: tls))
                     }
+                    // Idle means no request in flight (a slow backend or a long download is
+                    // not idle); a tunnel switches to "no bytes either way".
                     if allowsTunnels {
-                        try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                        try sync.addHandler(CloseOnIdleHandler())
                         try sync.configureTunnelCapableHTTPServerPipeline(decoderLimits: decoderLimits, tunnelIdleTimeout: idleTimeout)
                     } else {
                         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
-                        try sync.addHandler(HTTPIdleTimeoutHandler(timeout: idleTimeout))
                     }
+                    try sync.addHandler(HTTPIdleTimeoutHandler(timeout: idleTimeout))
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                 }
             })
