@@ -85,35 +85,24 @@ struct SOCKS5ListenerTests {
         }
     }
 
-    @Test func noAuthenticationToAnIPv4Address() async throws {
+    /// The three address types of RFC 1928 §5, each tunnelled without authentication.
+    static let targets: [(address: [UInt8], port: UInt16, host: String)] = [
+        ([1, 127, 0, 0, 1], 8443, "127.0.0.1"),
+        (domain("intranet.example.com"), 443, "intranet.example.com"),
+        ([4, 0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1], 22, "2001:db8::1"),
+    ]
+
+    @Test(arguments: 0..<3)
+    func noAuthenticationToEachAddressType(index: Int) async throws {
+        let target = Self.targets[index]
         let stack = try await Self.start()
         defer { Task { await stack.stop() } }
-        let (method, reply, echoed) = try await Self.roundTrip(stack.port, request: Self.connect([1, 127, 0, 0, 1], port: 8443))
+        let (method, reply, echoed) = try await Self.roundTrip(stack.port, request: Self.connect(target.address, port: target.port))
         #expect(method == [5, 0])
         #expect(reply == Self.success)
         #expect(echoed == "hello")
-        #expect(stack.opener.requests.first?.host == "127.0.0.1")
-        #expect(stack.opener.requests.first?.port == 8443)
-    }
-
-    @Test func domainNameTarget() async throws {
-        let stack = try await Self.start()
-        defer { Task { await stack.stop() } }
-        let (_, reply, echoed) = try await Self.roundTrip(stack.port, request: Self.connect(Self.domain("intranet.example.com"), port: 443))
-        #expect(reply == Self.success)
-        #expect(echoed == "hello")
-        #expect(stack.opener.requests.first?.host == "intranet.example.com")
-        #expect(stack.opener.requests.first?.port == 443)
-    }
-
-    @Test func ipv6Target() async throws {
-        let stack = try await Self.start()
-        defer { Task { await stack.stop() } }
-        let address: [UInt8] = [4, 0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1]
-        let (_, reply, echoed) = try await Self.roundTrip(stack.port, request: Self.connect(address, port: 22))
-        #expect(reply == Self.success)
-        #expect(echoed == "hello")
-        #expect(stack.opener.requests.first?.host == "2001:db8::1")
+        #expect(stack.opener.requests.first?.host == target.host)
+        #expect(stack.opener.requests.first?.port == Int(target.port))
     }
 
     @Test func bytesSentRightAfterTheRequestArriveFirst() async throws {

@@ -186,7 +186,8 @@ struct RequestTarget: Sendable {
         }
     }
 
-    private static func isHostByte(_ c: UInt8) -> Bool {
+    /// A byte of a host as this client accepts it (lower-cased names, IP literals, zone ids).
+    static func isHostByte(_ c: UInt8) -> Bool {
         switch c {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
              UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "%"):

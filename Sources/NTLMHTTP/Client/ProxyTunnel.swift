@@ -59,7 +59,7 @@ struct ConnectRequestHead: Sendable {
     init(host: String, port: Int, headers: HTTPHeaders) throws(NTLMHTTPClientError) {
         var name = host.lowercased()
         if name.hasPrefix("["), name.hasSuffix("]"), name.count >= 2 { name = String(name.dropFirst().dropLast()) }
-        guard !name.isEmpty, name.utf8.allSatisfy(Self.isHostByte) else { throw .invalidURL("invalid CONNECT host") }
+        guard !name.isEmpty, name.utf8.allSatisfy(RequestTarget.isHostByte) else { throw .invalidURL("invalid CONNECT host") }
         guard (1...65535).contains(port) else { throw .invalidURL("invalid CONNECT port") }
         authority = name.contains(":") ? "[\(name)]:\(port)" : "\(name):\(port)"
         self.headers = headers
@@ -85,15 +85,5 @@ struct ConnectRequestHead: Sendable {
     static func isSafe(name: String, value: String) -> Bool {
         !name.isEmpty && name.utf8.allSatisfy(HTTPResponseHeadParser.isTokenByte)
             && value.utf8.allSatisfy(HTTPResponseHeadParser.isFieldValueByte)
-    }
-
-    private static func isHostByte(_ c: UInt8) -> Bool {
-        switch c {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "%"):
-            return true
-        default:
-            return false
-        }
     }
 }
