@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "NTLM", targets: ["NTLM"]),
+        .library(name: "Kerberos", targets: ["Kerberos"]),
         .library(name: "NTLMHTTP", targets: ["NTLMHTTP"]),
         .library(name: "NTLMProxyCore", targets: ["NTLMProxyCore"]),
         .executable(name: "ntlmproxy", targets: ["ntlmproxy"]),
@@ -28,9 +29,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Kerberos",
+            dependencies: [
+                "NTLM",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "NTLMHTTP",
             dependencies: [
                 "NTLM",
+                "Kerberos",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -45,6 +55,7 @@ let package = Package(
             name: "NTLMProxyCore",
             dependencies: [
                 "NTLM",
+                "Kerberos",
                 "NTLMHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -59,6 +70,7 @@ let package = Package(
             name: "ntlmproxy",
             dependencies: [
                 "NTLM",
+                "Kerberos",
                 "NTLMHTTP",
                 "NTLMProxyCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -78,13 +90,17 @@ let package = Package(
             dependencies: ["NTLM"]
         ),
         .testTarget(
+            name: "KerberosTests",
+            dependencies: ["Kerberos", "NTLM"]
+        ),
+        .testTarget(
             name: "NTLMHTTPTests",
-            dependencies: ["NTLMHTTP", "NTLM", "NTLMTestSupport"]
+            dependencies: ["NTLMHTTP", "NTLM", "Kerberos", "NTLMTestSupport"]
         ),
         .testTarget(
             name: "NTLMProxyCoreTests",
             dependencies: [
-                "NTLMProxyCore", "NTLMHTTP", "NTLM", "NTLMTestSupport",
+                "NTLMProxyCore", "NTLMHTTP", "NTLM", "Kerberos", "NTLMTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -94,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "InteropTests",
             dependencies: [
-                "NTLMProxyCore", "NTLMHTTP", "NTLM", "NTLMTestSupport",
+                "NTLMProxyCore", "NTLMHTTP", "NTLM", "Kerberos", "NTLMTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

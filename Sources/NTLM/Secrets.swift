@@ -80,6 +80,11 @@ public struct Password: Hashable, Sendable, RedactedSecret, ExpressibleByStringL
     /// The plaintext, for the one protocol that sends it (HTTP Basic over TLS, or where the
     /// operator explicitly allowed it). Never log the result.
     public func revealForBasic() -> String { value }
+
+    /// The plaintext, for the two consumers that need more than the NT hash: a Kerberos
+    /// password credential (the KDC derives its keys from the password and a salt) and a
+    /// domain helper verifying a Basic logon. Never log the result.
+    public func revealForKerberos() -> String { value }
 }
 
 /// A 16-byte session key (SessionBaseKey, KeyExchangeKey, ExportedSessionKey, signing or

@@ -33,13 +33,24 @@ struct AcceptorCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Accept NTLMv1 responses (weak; off by default).")
     var allowNtlmv1 = false
 
+    @Option(name: .long, help: "Service keytab for Kerberos (Negotiate with a ticket); 'default' = KRB5_KTNAME or /etc/krb5.keytab.")
+    var keytab: String?
+
+    @Option(name: .long, help: "The service principal in the keytab (default: any, e.g. HTTP/host@REALM for the host browsers use).")
+    var servicePrincipal: String?
+
     func run() async throws {
         let address = try CommandLineConfiguration.listenAddress(listen)
         let users = try CommandLineConfiguration.users(usersFile, domain: domain)
         let backendURL = try backend.map(CommandLineConfiguration.backend)
-        let acceptor = AcceptorConfiguration(
+        var acceptor = AcceptorConfiguration(
             usersFile: usersFile, users: users, backend: backendURL, identityHeader: identityHeader, domain: domain,
             basic: allowBasic ? .enabled : .automatic, allowNTLMv1: allowNtlmv1, pad401To: browser.pad401To)
+        if let keytab {
+            acceptor.kerberos = AcceptorKerberosConfiguration(keytab: keytab.lowercased() == "default" ? nil : keytab, principal: servicePrincipal)
+        } else if servicePrincipal != nil {
+            throw ValidationError("--service-principal needs --keytab")
+        }
         let listener = ListenerConfiguration(name: "acceptor", address: address, mode: .acceptor(acceptor), tls: browser.tls)
         try await Serving.run(ProxyConfiguration(listeners: [listener]), globals: globals)
     }

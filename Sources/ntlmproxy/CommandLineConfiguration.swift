@@ -29,14 +29,16 @@ enum CommandLineConfiguration {
         }
     }
 
-    /// The credential from `--password-file`, `NTLMPROXY_PASSWORD`, or a prompt without echo.
-    static func credential(userName: String, passwordFile: String?, workstation: String, allowBasic: Bool) throws -> CredentialConfiguration {
+    /// The credential from `--password-file`, `NTLMPROXY_PASSWORD`, or a prompt without echo —
+    /// or none at all when Kerberos gets its tickets from a keytab or a ticket cache.
+    static func credential(userName: String, passwordFile: String?, workstation: String, allowBasic: Bool, kerberos: ConfigurationLoader.KerberosFlags = .ntlmOnly) throws -> CredentialConfiguration {
         do {
-            return try ConfigurationLoader.credential(userName: userName, passwordFile: passwordFile, workstation: workstation, allowBasic: allowBasic)
+            return try ConfigurationLoader.credential(userName: userName, passwordFile: passwordFile, workstation: workstation, allowBasic: allowBasic, kerberos: kerberos)
         } catch {
-            if passwordFile != nil { throw ValidationError("\(error)") }
+            if passwordFile != nil || error.keyPath != nil { throw ValidationError("\(error)") }
             let password = try PasswordSource.promptWithoutEcho("Password for \(userName): ")
-            return CredentialConfiguration(name: "default", userName: userName, workstation: workstation, password: password, source: .prompt, allowBasic: allowBasic)
+            return ConfigurationLoader.credential(
+                userName: userName, password: password, source: .prompt, workstation: workstation, allowBasic: allowBasic, kerberos: kerberos)
         }
     }
 

@@ -122,6 +122,8 @@ final class DemoPrinter: Sendable {
             print("  [origin   → gateway]  401 + \(scheme) Type 2 CHALLENGE, target \(targetName)\n                          flags \(flags)")
         case .authenticateReceived(let scheme, let user, let domain, let workstation, let flags, let hasMIC):
             print("  [gateway  → origin ]  \(scheme) Type 3 AUTHENTICATE as \(domain)\\\(user) from \(workstation)\(hasMIC ? ", with MIC" : "")\n                          flags \(flags)")
+        case .kerberosTicketReceived(let length):
+            print("  [gateway  → origin ]  Negotiate Kerberos ticket (\(length) bytes)")
         case .authenticated(let identity, let kind):
             print("  [origin            ]  verified \(identity.qualifiedName) (\(kind)) → 200")
         case .rejected(let reason):

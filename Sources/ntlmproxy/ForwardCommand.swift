@@ -61,6 +61,8 @@ struct ForwardCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Answer a Basic-only parent with the password (sent in clear text to the parent).")
     var allowBasic = false
 
+    @OptionGroup var kerberos: KerberosOptions
+
     func run() async throws {
         var options = ForwardCommandLine()
         options.listen = listen
@@ -84,7 +86,7 @@ struct ForwardCommand: AsyncParsableCommand {
         let credential = try user.map { name in
             try CommandLineConfiguration.credential(
                 userName: name, passwordFile: passwordFile, workstation: workstation,
-                allowBasic: allowBasic || scheme?.lowercased() == "basic")
+                allowBasic: allowBasic || scheme?.lowercased() == "basic", kerberos: kerberos.flags)
         }
         let configuration: ProxyConfiguration
         do {

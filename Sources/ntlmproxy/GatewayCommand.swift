@@ -6,7 +6,10 @@ struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
         abstract: "Forward plain HTTP requests to an NTLM/Negotiate-protected backend with a service credential.",
-        discussion: "The password comes from NTLMPROXY_PASSWORD, --password-file, or a prompt (never from an argument)."
+        discussion: """
+            The password comes from NTLMPROXY_PASSWORD, --password-file, or a prompt (never from an argument). \
+            With --keytab, --ticket-cache, or --auth kerberos and no password, Kerberos tickets are used alone.
+            """
     )
 
     @OptionGroup var globals: GlobalOptions
@@ -35,10 +38,13 @@ struct GatewayCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not send TLS channel bindings (Extended Protection) to an https backend.")
     var noChannelBindings = false
 
+    @OptionGroup var kerberos: KerberosOptions
+
     func run() async throws {
         let address = try CommandLineConfiguration.listenAddress(listen)
         let backendURL = try CommandLineConfiguration.backend(backend)
-        let credential = try CommandLineConfiguration.credential(userName: user, passwordFile: passwordFile, workstation: workstation, allowBasic: allowBasic)
+        let credential = try CommandLineConfiguration.credential(
+            userName: user, passwordFile: passwordFile, workstation: workstation, allowBasic: allowBasic, kerberos: kerberos.flags)
         let gateway = GatewayConfiguration(
             backend: backendURL, credential: credential, trustRootsFile: trustRoots,
             channelBindings: !noChannelBindings, allowBasic: allowBasic)

@@ -48,6 +48,8 @@ struct ProbeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "PEM file with the CA certificates trusted for an https origin.")
     var trustRoots: String?
 
+    @OptionGroup var kerberos: KerberosOptions
+
     func validate() throws {
         guard (1...10).contains(maxAttempts) else { throw ValidationError("--max-attempts must be 1-10") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -65,7 +67,7 @@ struct ProbeCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let credential = try CommandLineConfiguration.credential(
-            userName: user, passwordFile: passwordFile, workstation: workstation, allowBasic: allowBasic)
+            userName: user, passwordFile: passwordFile, workstation: workstation, allowBasic: allowBasic, kerberos: kerberos.flags)
         var clientConfiguration = NTLMHTTPClient.Configuration()
         if let trustRoots { clientConfiguration.useTrustRoots(pemFile: trustRoots) }
         let prober = Prober(

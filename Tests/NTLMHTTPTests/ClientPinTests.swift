@@ -34,7 +34,7 @@ extension ClientTests {
         @Test func theCallersOwnHandshakeStaysOnThePinnedConnection() async throws {
             try await ClientFixtures.withServer { server, client in
                 let pin = ConnectionPin()
-                var ntlm = NTLMAuthenticator(credential: ClientFixtures.bob)
+                var ntlm = NTLMAuthenticator(credentials: ClientFixtures.bob.ntlm!)
                 var first = NTLMHTTPRequest(url: server.baseURL + "/whoami")
                 first.headers.add(name: "Authorization", value: try ntlm.initialAuthorization())
                 let challenge = try await client.execute(first, pin: pin)

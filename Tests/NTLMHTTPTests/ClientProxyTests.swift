@@ -175,7 +175,7 @@ extension ClientTests {
         @Test func relayedProxyAuthorizationRidesAPinnedConnection() async throws {
             try await FakeNTLMProxy.with { proxy, client in
                 let pin = ConnectionPin()
-                var ntlm = NTLMAuthenticator(credential: ClientFixtures.bob)
+                var ntlm = NTLMAuthenticator(credentials: ClientFixtures.bob.ntlm!)
                 var first = NTLMHTTPRequest(url: Self.origin + "/")
                 first.headers.add(name: "Proxy-Authorization", value: try ntlm.initialAuthorization())
                 let challenge = try await client.execute(first, via: proxy.server, pin: pin)
@@ -211,7 +211,7 @@ extension ClientTests {
         /// Without a pin, a connection that carried the caller's own NTLM is never pooled.
         @Test func relayedNTLMWithoutAPinIsNotPooled() async throws {
             try await FakeNTLMProxy.with { proxy, client in
-                var ntlm = NTLMAuthenticator(credential: ClientFixtures.bob)
+                var ntlm = NTLMAuthenticator(credentials: ClientFixtures.bob.ntlm!)
                 var request = NTLMHTTPRequest(url: Self.origin + "/")
                 request.headers.add(name: "Proxy-Authorization", value: try ntlm.initialAuthorization())
                 let response = try await client.execute(request, via: proxy.server)

@@ -176,7 +176,7 @@ extension ClientTests {
         @Test func relayedHandshakeOverSeveralConnectsStaysOnThePin() async throws {
             try await FakeNTLMProxy.with { proxy, client in
                 let pin = ConnectionPin()
-                var ntlm = NTLMAuthenticator(credential: ClientFixtures.bob)
+                var ntlm = NTLMAuthenticator(credentials: ClientFixtures.bob.ntlm!)
                 let first = try Self.refused(try await client.openTunnel(
                     host: "origin.example", port: 443, via: proxy.server, credential: nil,
                     headers: ["Proxy-Authorization": try ntlm.initialAuthorization()], pin: pin))

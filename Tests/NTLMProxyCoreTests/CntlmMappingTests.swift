@@ -35,7 +35,7 @@ struct CntlmMappingTests {
     func authenticates(_ credential: CredentialConfiguration, policy: NTLMInitiatorPolicy = .default) throws -> Bool {
         var store = NTLMUserStore()
         store.add(user: "User", domain: "Domain", password: "Password")
-        var initiator = NTLMInitiator(credentials: credential.httpCredential.ntlm, policy: policy)
+        var initiator = NTLMInitiator(credentials: try #require(credential.httpCredential.ntlm), policy: policy)
         var acceptor = NTLMAcceptor(policy: NTLMAcceptorPolicy(netbiosDomain: "DOMAIN", allowNTLMv1: true, allowLM: true))
         let type2 = try acceptor.challenge(negotiate: initiator.negotiate())
         let type3 = try initiator.authenticate(challenge: type2)
@@ -47,8 +47,8 @@ struct CntlmMappingTests {
         let credential = try #require(configuration.credentials.first)
         #expect(credential.qualifiedUser == "Domain\\User")
         #expect(credential.source == .cntlmConfiguration(keyword: "PassNT", path: "cntlm.conf"))
-        #expect(credential.httpCredential.ntlm.ntHash == NTHash(password: "Password"))
-        #expect(credential.httpCredential.ntlm.lmHash == LMHash(password: "Password"))
+        #expect(credential.httpCredential.ntlm?.ntHash == NTHash(password: "Password"))
+        #expect(credential.httpCredential.ntlm?.lmHash == LMHash(password: "Password"))
         #expect(configuration.warnings.isEmpty)
         #expect(try authenticates(credential))
         #expect(configuration.renderSummary().contains("cntlm: Domain\\User (PassNT from cntlm.conf)"))
@@ -59,7 +59,7 @@ struct CntlmMappingTests {
         let text = "Username User\nDomain Domain\nPassNTLMv2 F37975BFC402856C5CFFE10DD10FD1C0\n" + Self.base
         let configuration = try map(text)
         let credential = try #require(configuration.credentials.first)
-        #expect(!credential.httpCredential.ntlm.hasNTHash)
+        #expect(credential.httpCredential.ntlm?.hasNTHash == false)
         #expect(credential.source == .cntlmConfiguration(keyword: "PassNTLMv2", path: "cntlm.conf"))
         #expect(try authenticates(credential))
         // NTLMv1 cannot be computed from it: the initiator refuses instead of sending garbage.

@@ -67,11 +67,11 @@ struct ConfigurationLoaderTests {
         #expect(svc.qualifiedUser == "CORP\\svc")
         #expect(svc.workstation == "LINUXBOX")
         #expect(svc.source == .passwordFile(scratch.directory + "/svc.password"))
-        #expect(svc.httpCredential.ntlm.ntHash == NTHash(password: Password(ConfigurationFixtures.secret)))
+        #expect(svc.httpCredential.ntlm?.ntHash == NTHash(password: Password(ConfigurationFixtures.secret)))
         #expect(svc.allowBasic)
         let other = try #require(configuration.credential(named: "other"))
         #expect(other.httpCredential.domain == "corp.example")
-        #expect(other.httpCredential.ntlm.ntHash == (try NTHash(hex: ConfigurationFixtures.passwordHash)))
+        #expect(other.httpCredential.ntlm?.ntHash == (try NTHash(hex: ConfigurationFixtures.passwordHash)))
         #expect(other.source == .ntHashEnvironment("OTHER_HASH"))
 
         #expect(configuration.listeners.count == 3)
@@ -172,7 +172,7 @@ struct ConfigurationLoaderTests {
         #expect(gateway.trustRootsFile == nil)
         #expect(gateway.backend.path == "/")
         #expect(gateway.credential.source == .passwordEnvironment("NTLMPROXY_PASSWORD"))
-        #expect(gateway.credential.httpCredential.ntlm.ntHash == NTHash(password: Password(ConfigurationFixtures.secret)))
+        #expect(gateway.credential.httpCredential.ntlm?.ntHash == NTHash(password: Password(ConfigurationFixtures.secret)))
         #expect(configuration.listeners[0].address.isLoopback)
     }
 
@@ -221,7 +221,7 @@ struct ConfigurationLoaderTests {
             environment: ["PW": ConfigurationFixtures.secret, "HASH": ConfigurationFixtures.passwordHash])
         let secretHash = NTHash(password: Password(ConfigurationFixtures.secret))
         let passwordHash = try NTHash(hex: ConfigurationFixtures.passwordHash)
-        let hashes = configuration.credentials.map(\.httpCredential.ntlm.ntHash)
+        let hashes = configuration.credentials.map(\.httpCredential.ntlm?.ntHash)
         #expect(hashes == [secretHash, secretHash, secretHash, passwordHash, passwordHash, passwordHash])
         #expect(configuration.credentials.map(\.source) == [
             .inlinePassword, .passwordEnvironment("PW"), .passwordFile(scratch.directory + "/pw.txt"),
@@ -235,7 +235,7 @@ struct ConfigurationLoaderTests {
         let fromFile = try ConfigurationLoader.credential(userName: "CORP\\svc", passwordFile: file, lookup: { _ in nil })
         #expect(fromFile.source == .passwordFile(file))
         #expect(fromFile.qualifiedUser == "CORP\\svc")
-        #expect(fromFile.httpCredential.ntlm.ntHash == NTHash(password: Password(ConfigurationFixtures.secret)))
+        #expect(fromFile.httpCredential.ntlm?.ntHash == NTHash(password: Password(ConfigurationFixtures.secret)))
 
         let fromEnvironment = try ConfigurationLoader.credential(
             userName: "svc@corp", passwordFile: nil, allowBasic: true, lookup: { $0 == "NTLMPROXY_PASSWORD" ? "pw" : nil })

@@ -121,13 +121,13 @@ struct ForwardRoutingTests {
         let token = Base64.encode(Array(#"alice:Secret-1"#.utf8))
         let credential = try cache.credential(from: ["Basic \(token)"])
         #expect(credential.qualifiedUser == #"CORP\alice"#)
-        #expect(credential.ntlm.ntHash == NTHash(password: "Secret-1"))
+        #expect(credential.ntlm?.ntHash == NTHash(password: "Secret-1"))
         let again = try cache.credential(from: ["Basic \(token)"])
         #expect(again == credential, "equal credentials share one upstream pool")
 
         let qualified = try cache.credential(from: ["Basic " + Base64.encode(Array(#"OTHER\bob:pw:with:colons"#.utf8))])
         #expect(qualified.qualifiedUser == #"OTHER\bob"#)
-        #expect(qualified.ntlm.ntHash == NTHash(password: "pw:with:colons"))
+        #expect(qualified.ntlm?.ntHash == NTHash(password: "pw:with:colons"))
         #expect(!"\(qualified)".contains("pw:with"))
     }
 

@@ -1,3 +1,4 @@
+import Kerberos
 import NTLM
 
 /// The authentication of one request over one connection, as a value-type state machine:
@@ -6,11 +7,15 @@ import NTLM
 /// `Proxy-Authorization`).
 ///
 /// Rules it enforces (design invariants 3, 4 and 7):
-/// - the legs of a connection-bound handshake (NTLM, Negotiate) carry no body; the body goes
-///   once, with the last leg;
+/// - the legs of a connection-bound handshake (NTLM, Negotiate/NTLM) carry no body; the body
+///   goes once, with the last leg; one-leg mechanisms (Basic, Kerberos) carry it at once;
 /// - a challenge that arrives on a connection the server is closing restarts the handshake
 ///   on a new connection, a bounded number of times;
-/// - a credential the server rejected is reported, never sent again by this machine.
+/// - a credential the server rejected is reported, never sent again by this machine;
+/// - Kerberos first when the upstream offers `Negotiate` and the policy allows it; a ticket
+///   that cannot be had (no KDC, no ticket, unknown service) or that the server refuses
+///   falls back to NTLM under `prefer`, once, and fails clearly under `require`. A credential
+///   the KDC refused never falls back (the same password would fail again).
 public struct AuthHandshake: Sendable {
     /// Whom we authenticate to.
     public enum Target: Sendable {
@@ -31,6 +36,10 @@ public struct AuthHandshake: Sendable {
         /// Open a new connection and send the request with this authorization value (the
         /// server closed the connection in the middle of a connection-bound handshake).
         case reconnect(authorization: String?, withBody: Bool)
+        /// Get a Kerberos ticket for `kerberosService` (this may ask the KDC: do it off the
+        /// event loop), then call `kerberosReady(_:)` or `kerberosFailed(_:)` for the next
+        /// action.
+        case obtainKerberosTicket
         /// This response is the answer: give it to the caller. `authenticated` is true when
         /// the connection now carries our identity (it may be pooled for this credential).
         case deliver(authenticated: Bool)
@@ -48,19 +57,35 @@ public struct AuthHandshake: Sendable {
         public var ntlmPolicy: NTLMInitiatorPolicy
         /// How many times a handshake may restart on a new connection.
         public var maximumReconnects: Int
-        /// Schemes in order of preference, among those the server offers.
+        /// Schemes in order of preference, among those the server offers. Kerberos is tried
+        /// first whenever `Negotiate` is among them (see `kerberos`).
         public var preference: [HTTPAuthScheme]
         /// The scheme to start with at once on a new connection to an upstream whose scheme is
         /// not known yet. A gateway sets it: its backend is known to need authentication, and
         /// starting with a Type 1 means a request body is never sent before the handshake.
         public var preemptiveScheme: HTTPAuthScheme?
+        /// When Kerberos is used (credentials with a Kerberos side only).
+        public var kerberos: KerberosUse
+        /// How the Kerberos service name is derived from the host (`HTTP@host`).
+        public var kerberosCanonicalization: KerberosServiceName.Canonicalization
+        /// How long getting a ticket may take before `prefer` falls back to NTLM (the ticket is
+        /// still fetched in the background for the next request).
+        public var kerberosTimeout: Duration
 
-        public init(allowBasic: Bool = false, ntlmPolicy: NTLMInitiatorPolicy = .default, maximumReconnects: Int = 2, preference: [HTTPAuthScheme] = [.ntlm, .negotiate, .basic], preemptiveScheme: HTTPAuthScheme? = nil) {
+        public init(
+            allowBasic: Bool = false, ntlmPolicy: NTLMInitiatorPolicy = .default, maximumReconnects: Int = 2,
+            preference: [HTTPAuthScheme] = [.ntlm, .negotiate, .basic], preemptiveScheme: HTTPAuthScheme? = nil,
+            kerberos: KerberosUse = .prefer, kerberosCanonicalization: KerberosServiceName.Canonicalization = .gssapi,
+            kerberosTimeout: Duration = .seconds(5)
+        ) {
             self.allowBasic = allowBasic
             self.ntlmPolicy = ntlmPolicy
             self.maximumReconnects = maximumReconnects
             self.preference = preference
             self.preemptiveScheme = preemptiveScheme
+            self.kerberos = kerberos
+            self.kerberosCanonicalization = kerberosCanonicalization
+            self.kerberosTimeout = kerberosTimeout
         }
     }
 
@@ -69,6 +94,10 @@ public struct AuthHandshake: Sendable {
         case idle
         /// A plain request (no credentials) is out; the body went with it.
         case sentPlain
+        /// Waiting for a Kerberos ticket; the leg then goes out (on a new connection if
+        /// `reconnecting`). `challenges` are the server's offers, if any came (for a
+        /// fallback).
+        case awaitingKerberos(reconnecting: Bool, challenges: [AuthChallenge]?)
         /// An authenticator is running; `finalSent` when the leg with the body is out.
         case authenticating(finalSent: Bool)
         case done
@@ -77,59 +106,100 @@ public struct AuthHandshake: Sendable {
     public let target: Target
     public let credential: HTTPCredential
     public let policy: Policy
-    /// Channel bindings of the TLS connection, if any; fed to NTLM.
+    /// Channel bindings of the TLS connection, if any; fed to NTLM and Kerberos.
     public var channelBindings: ChannelBindings?
     /// The SPN for MsvAvTargetName, e.g. `HTTP/host`.
     public var targetName: String?
-    public private(set) var scheme: HTTPAuthScheme?
+    /// The service Kerberos asks a ticket for (`HTTP@host` of the origin or the proxy).
+    public let kerberosService: KerberosServiceName?
+    public private(set) var mechanism: HTTPAuthMechanism?
+    /// Why Kerberos was not used, when it was passed over for NTLM (for the log).
+    public private(set) var kerberosFallbackReason: String?
+    /// Kerberos was passed over only because no ticket could be had here and now.
+    private var kerberosWasUnavailable = false
+    /// What to remember for the upstream's next connections: the mechanism that ran, except
+    /// that NTLM used only because no Kerberos ticket could be had does not replace Kerberos
+    /// (the next connection tries Kerberos again, once the credential's retry time passed).
+    public var mechanismToRemember: HTTPAuthMechanism? { kerberosWasUnavailable ? .kerberos : mechanism }
+    public var scheme: HTTPAuthScheme? { mechanism?.scheme }
     private var authenticator: (any HTTPAuthenticator)?
     private var state: State = .idle
     private var legs = 0
     private var reconnects = 0
     private var switchedScheme = false
+    /// Kerberos is out for the rest of this handshake (it failed or was refused).
+    private var kerberosExcluded = false
 
-    public init(target: Target, credential: HTTPCredential, policy: Policy = Policy(), channelBindings: ChannelBindings? = nil, targetName: String? = nil) {
+    public init(target: Target, credential: HTTPCredential, policy: Policy = Policy(), channelBindings: ChannelBindings? = nil, targetName: String? = nil, kerberosService: KerberosServiceName? = nil) {
         self.target = target
         self.credential = credential
         self.policy = policy
         self.channelBindings = channelBindings
         self.targetName = targetName
+        self.kerberosService = kerberosService
     }
 
     /// The first action. With `preemptive` the handshake starts at once with that scheme (the
-    /// upstream is known to require it); without, a plain request goes first.
+    /// upstream is known to require it): `Negotiate` (or NTLM under `prefer`) means Kerberos
+    /// when this credential can do it. Without, a plain request goes first.
     public mutating func start(preemptive: HTTPAuthScheme? = nil) -> Action {
-        guard let preemptive else {
+        start(preemptiveMechanism: preemptive.flatMap(preemptiveMechanism(for:)))
+    }
+
+    /// The first action, starting at once with `mechanism` when given (a remembered one is
+    /// adapted to what this credential can do).
+    public mutating func start(preemptiveMechanism mechanism: HTTPAuthMechanism?) -> Action {
+        guard let mechanism else {
             state = .sentPlain
             return .send(authorization: nil, withBody: true)
         }
-        return begin(preemptive, reconnecting: false)
+        guard let usable = adapted(mechanism) else {
+            state = .done
+            return .fail(.noUsableScheme(offered: []))
+        }
+        return begin(usable, reconnecting: false, challenges: nil)
+    }
+
+    /// The mechanism a preemptive scheme stands for with this credential and policy.
+    func preemptiveMechanism(for scheme: HTTPAuthScheme) -> HTTPAuthMechanism? {
+        switch scheme {
+        case .basic: return .basic
+        case .ntlm:
+            // A known NTLM/Negotiate upstream: a Kerberos-capable credential tries Kerberos
+            // first under `prefer` (a server offering only NTLM switches us back at once).
+            if kerberosUsable && policy.kerberos == .prefer && policy.preference.contains(.negotiate) { return .kerberos }
+            if policy.kerberos == .require { return kerberosUsable ? .kerberos : nil }
+            return credential.canUseNTLM ? .ntlm : (kerberosUsable ? .kerberos : nil)
+        case .negotiate:
+            if kerberosUsable { return .kerberos }
+            return credential.canUseNTLM && policy.kerberos != .require ? .negotiateNTLM : nil
+        }
+    }
+
+    /// `mechanism` if this credential and policy can run it, else the closest one that can.
+    func adapted(_ mechanism: HTTPAuthMechanism) -> HTTPAuthMechanism? {
+        switch mechanism {
+        case .kerberos:
+            if kerberosUsable { return .kerberos }
+            return policy.kerberos == .require ? nil : (credential.canUseNTLM ? .negotiateNTLM : nil)
+        case .ntlm, .negotiateNTLM:
+            if policy.kerberos == .require { return kerberosUsable ? .kerberos : nil }
+            return credential.canUseNTLM ? mechanism : preemptiveMechanism(for: mechanism.scheme)
+        case .basic:
+            return .basic
+        }
+    }
+
+    /// Whether this handshake may still use Kerberos.
+    var kerberosUsable: Bool {
+        credential.kerberos != nil && kerberosService != nil && policy.kerberos != .never && !kerberosExcluded
     }
 
     /// Feeds the head of a response. `connectionClosing` is true when the server announced
     /// `Connection: close` (or spoke HTTP/1.0 without keep-alive).
     public mutating func received(status: Int, challengeValues: [String], connectionClosing: Bool) -> Action {
         guard status == target.challengeStatus else {
-            let authenticated: Bool
-            if case .authenticating = state, let authenticator, authenticator.isConnectionBound {
-                authenticated = true
-            } else {
-                authenticated = false
-            }
-            state = .done
-            // RFC 4559 §5 / MS-SPNG: the success response may carry the acceptor's final
-            // SPNEGO token with its mechListMIC; a token that does not verify means the
-            // negotiation was tampered with.
-            if authenticated, var negotiate = authenticator as? NegotiateNTLMAuthenticator,
-               let final = (try? AuthChallenge.parse(fieldValues: challengeValues))?.first(where: { $0.hasScheme("Negotiate") && $0.token68 != nil }) {
-                do {
-                    try negotiate.verifyFinal(final)
-                    authenticator = negotiate
-                } catch {
-                    return .fail(error)
-                }
-            }
-            return .deliver(authenticated: authenticated)
+            return finish(challengeValues: challengeValues)
         }
         let challenges: [AuthChallenge]
         do {
@@ -147,42 +217,45 @@ public struct AuthHandshake: Sendable {
         case .idle, .sentPlain:
             guard let chosen = choose(from: challenges) else {
                 state = .done
-                return .fail(.noUsableScheme(offered: challenges.map(\.scheme)))
+                return .fail(noUsableScheme(challenges))
             }
-            return begin(chosen, reconnecting: connectionClosing)
+            return begin(chosen, reconnecting: connectionClosing, challenges: challenges)
 
         case .authenticating(let finalSent):
-            guard let scheme else { state = .done; return .fail(.tooManyLegs) }
+            guard let mechanism else { state = .done; return .fail(.tooManyLegs) }
+            if mechanism == .kerberos {
+                return kerberosRefused(challenges: challenges, connectionClosing: connectionClosing)
+            }
             if finalSent {
                 // Our last leg was answered with 401/407: the credential was refused.
                 state = .done
-                return .deliverRejected(.rejected(scheme: scheme, user: credential.qualifiedUser))
+                return .deliverRejected(.rejected(scheme: mechanism.scheme, user: credential.qualifiedUser))
             }
-            guard let ours = challenges.first(where: { $0.hasScheme(scheme.rawValue) }) else {
+            guard let ours = challenges.first(where: { $0.hasScheme(mechanism.scheme.rawValue) }) else {
                 // Our opening leg used a scheme this server does not offer (a preemptive
                 // guess): switch to one it does, once. Nothing was proven wrong yet.
-                if !switchedScheme, let other = choose(from: challenges), other != scheme {
+                if !switchedScheme, let other = choose(from: challenges), other.scheme != mechanism.scheme {
                     switchedScheme = true
-                    return begin(other, reconnecting: connectionClosing)
+                    return begin(other, reconnecting: connectionClosing, challenges: challenges)
                 }
                 state = .done
-                return .deliverRejected(.rejected(scheme: scheme, user: credential.qualifiedUser))
+                return .deliverRejected(.rejected(scheme: mechanism.scheme, user: credential.qualifiedUser))
             }
             if connectionClosing {
                 // The challenge is bound to a connection that is going away; MS-NTHT and
                 // mod_auth_gssapi with Expect do this. Start over on a new connection.
-                return begin(scheme, reconnecting: true)
+                return begin(mechanism, reconnecting: true, challenges: challenges)
             }
             do {
                 guard var running = authenticator else {
                     state = .done
-                    return .deliverRejected(.rejected(scheme: scheme, user: credential.qualifiedUser))
+                    return .deliverRejected(.rejected(scheme: mechanism.scheme, user: credential.qualifiedUser))
                 }
                 // The bindings of the connection this leg goes over (it may be a new one).
                 running.useChannelBindings(channelBindings)
                 guard let next = try running.nextAuthorization(for: ours) else {
                     state = .done
-                    return .deliverRejected(.rejected(scheme: scheme, user: credential.qualifiedUser))
+                    return .deliverRejected(.rejected(scheme: mechanism.scheme, user: credential.qualifiedUser))
                 }
                 authenticator = running
                 state = .authenticating(finalSent: true)
@@ -192,22 +265,136 @@ public struct AuthHandshake: Sendable {
                 return .fail(error)
             }
 
-        case .done:
+        case .awaitingKerberos, .done:
+            state = .done
             return .fail(.tooManyLegs)
         }
     }
 
-    /// The scheme to use among those offered, by policy preference.
-    func choose(from challenges: [AuthChallenge]) -> HTTPAuthScheme? {
+    /// A final (non-challenge) response: delivered, after checking the server's last token
+    /// where the mechanism has one (RFC 4559 §5: SPNEGO's mechListMIC for NTLM, the AP-REP
+    /// for Kerberos); a token that does not verify means the exchange was tampered with.
+    private mutating func finish(challengeValues: [String]) -> Action {
+        var authenticated = false
+        if case .authenticating = state, let authenticator, authenticator.isConnectionBound {
+            authenticated = true
+        }
+        let sentCredentials: Bool
+        if case .authenticating = state { sentCredentials = true } else { sentCredentials = false }
+        state = .done
+        guard sentCredentials, let final = (try? AuthChallenge.parse(fieldValues: challengeValues))?.first(where: { $0.hasScheme("Negotiate") && $0.token68 != nil }) else {
+            return .deliver(authenticated: authenticated)
+        }
+        do {
+            if var negotiate = authenticator as? NegotiateNTLMAuthenticator {
+                try negotiate.verifyFinal(final)
+                authenticator = negotiate
+            } else if let kerberos = authenticator as? KerberosAuthenticator {
+                try kerberos.verifyFinal(final)
+            }
+        } catch {
+            return .fail(error)
+        }
+        return .deliver(authenticated: authenticated)
+    }
+
+    /// Our Kerberos leg was answered with a challenge: the server refused the ticket. Under
+    /// `prefer`, NTLM once (the KDC accepted the credential, so this is no failed logon);
+    /// otherwise the refusal is delivered.
+    private mutating func kerberosRefused(challenges: [AuthChallenge], connectionClosing: Bool) -> Action {
+        kerberosExcluded = true
+        let service = kerberosService?.description ?? "?"
+        if policy.kerberos == .prefer, !switchedScheme, let other = choose(from: challenges) {
+            switchedScheme = true
+            kerberosFallbackReason = "the upstream refused the Kerberos ticket for \(service)"
+            return begin(other, reconnecting: connectionClosing, challenges: challenges)
+        }
+        state = .done
+        return .deliverRejected(.kerberosTicketRefused(service: service))
+    }
+
+    /// The ticket asked for with `.obtainKerberosTicket`: the leg goes out with it.
+    public mutating func kerberosReady(_ context: any KerberosClientContext) -> Action {
+        guard case .awaitingKerberos(let reconnecting, _) = state else {
+            state = .done
+            return .fail(.tooManyLegs)
+        }
+        var fresh = KerberosAuthenticator(context: context)
+        let value: String
+        do {
+            value = try fresh.initialAuthorization()
+        } catch {
+            state = .done
+            return .fail(error)
+        }
+        authenticator = fresh
+        state = .authenticating(finalSent: true)
+        return reconnecting ? .reconnect(authorization: value, withBody: true) : .send(authorization: value, withBody: true)
+    }
+
+    /// No ticket could be had: NTLM instead under `prefer` when Kerberos is merely
+    /// unavailable; a clear failure otherwise (and never NTLM after the KDC refused the
+    /// credential: the same password would only fail again).
+    public mutating func kerberosFailed(_ error: KerberosError) -> Action {
+        guard case .awaitingKerberos(let reconnecting, let challenges) = state else {
+            state = .done
+            return .fail(.kerberos(error))
+        }
+        kerberosExcluded = true
+        guard policy.kerberos == .prefer, error.allowsFallback, credential.canUseNTLM else {
+            state = .done
+            return .fail(.kerberos(error))
+        }
+        kerberosFallbackReason = "\(error)"
+        kerberosWasUnavailable = true
+        let fallback: HTTPAuthMechanism?
+        if let challenges {
+            fallback = choose(from: challenges)
+        } else {
+            // Preemptive: the upstream's offers are not known yet; raw NTLM, and a server that
+            // offers only Negotiate switches us to NTLM in SPNEGO.
+            fallback = .ntlm
+        }
+        guard let fallback else {
+            state = .done
+            return .fail(.kerberos(error))
+        }
+        return begin(fallback, reconnecting: reconnecting, challenges: challenges)
+    }
+
+    /// The mechanism to use among those offered: Kerberos when `Negotiate` is offered and
+    /// allowed, else by scheme preference.
+    func choose(from challenges: [AuthChallenge]) -> HTTPAuthMechanism? {
+        let negotiateOffered = challenges.contains { $0.hasScheme(HTTPAuthScheme.negotiate.rawValue) }
+        if negotiateOffered && kerberosUsable && policy.preference.contains(.negotiate) { return .kerberos }
+        if policy.kerberos == .require { return nil }
         for scheme in policy.preference {
-            if scheme == .basic && !policy.allowBasic { continue }
-            if scheme == .basic && credential.basicPassword == nil { continue }
-            if challenges.contains(where: { $0.hasScheme(scheme.rawValue) }) { return scheme }
+            guard challenges.contains(where: { $0.hasScheme(scheme.rawValue) }) else { continue }
+            switch scheme {
+            case .basic:
+                if policy.allowBasic && credential.basicPassword != nil { return .basic }
+            case .ntlm:
+                if credential.canUseNTLM { return .ntlm }
+            case .negotiate:
+                if credential.canUseNTLM { return .negotiateNTLM }
+            }
         }
         return nil
     }
 
-    private mutating func begin(_ chosen: HTTPAuthScheme, reconnecting: Bool) -> Action {
+    /// The error for "nothing offered suits us", naming Kerberos when that is the reason.
+    private func noUsableScheme(_ challenges: [AuthChallenge]) -> HTTPAuthError {
+        let offered = challenges.map(\.scheme)
+        if policy.kerberos == .require {
+            if credential.kerberos == nil { return .kerberos(.credentialUnavailable("the credential has no Kerberos side (auth: kerberos needs a password, a keytab or a ticket cache)")) }
+            if !challenges.contains(where: { $0.hasScheme("Negotiate") }) {
+                return .kerberos(.failed("the upstream does not offer Negotiate (offered: \(offered.isEmpty ? "none" : offered.joined(separator: ", ")))"))
+            }
+        }
+        return .noUsableScheme(offered: offered)
+    }
+
+    private mutating func begin(_ chosen: HTTPAuthMechanism, reconnecting: Bool, challenges: [AuthChallenge]?) -> Action {
         if reconnecting {
             reconnects += 1
             guard reconnects <= policy.maximumReconnects else {
@@ -215,18 +402,29 @@ public struct AuthHandshake: Sendable {
                 return .fail(.connectionClosedDuringHandshake)
             }
         }
+        mechanism = chosen
         var fresh: any HTTPAuthenticator
         switch chosen {
+        case .kerberos:
+            authenticator = nil
+            state = .awaitingKerberos(reconnecting: reconnecting, challenges: challenges)
+            return .obtainKerberosTicket
         case .basic:
             guard policy.allowBasic, let password = credential.basicPassword else {
                 state = .done
                 return .fail(.basicNotAllowed)
             }
             fresh = BasicAuthenticator(user: credential.qualifiedUser, password: password)
-        case .ntlm:
-            fresh = NTLMAuthenticator(credential: credential, policy: policy.ntlmPolicy, channelBindings: channelBindings, targetName: targetName)
-        case .negotiate:
-            fresh = NegotiateNTLMAuthenticator(credential: credential, policy: policy.ntlmPolicy, channelBindings: channelBindings, targetName: targetName)
+        case .ntlm, .negotiateNTLM:
+            guard let ntlm = credential.ntlm else {
+                state = .done
+                return .fail(.noUsableScheme(offered: challenges?.map(\.scheme) ?? []))
+            }
+            if chosen == .ntlm {
+                fresh = NTLMAuthenticator(credentials: ntlm, policy: policy.ntlmPolicy, channelBindings: channelBindings, targetName: targetName)
+            } else {
+                fresh = NegotiateNTLMAuthenticator(credentials: ntlm, policy: policy.ntlmPolicy, channelBindings: channelBindings, targetName: targetName)
+            }
         }
         let value: String
         do {
@@ -235,7 +433,6 @@ public struct AuthHandshake: Sendable {
             state = .done
             return .fail(error)
         }
-        scheme = chosen
         authenticator = fresh
         // A one-leg scheme sends the body now; a connection-bound one waits for the last leg.
         let withBody = !fresh.isConnectionBound

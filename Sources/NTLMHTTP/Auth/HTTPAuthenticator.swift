@@ -1,3 +1,4 @@
+import Kerberos
 import NTLM
 
 /// The schemes ntlmproxy speaks to an upstream.
@@ -23,6 +24,12 @@ public enum HTTPAuthError: Error, Hashable, Sendable, CustomStringConvertible {
     case connectionClosedDuringHandshake
     /// Basic would send the password in clear text over plain HTTP and was not allowed.
     case basicNotAllowed
+    /// Kerberos was required (or was the only way) and no ticket could be had, or the KDC
+    /// refused the credential, or the server's mutual authentication failed.
+    case kerberos(KerberosError)
+    /// The upstream refused our Kerberos ticket (wrong service keys, clock skew, no such
+    /// mechanism there). Not a failed logon: the KDC accepted the credential.
+    case kerberosTicketRefused(service: String)
 
     public var description: String {
         switch self {
@@ -34,6 +41,8 @@ public enum HTTPAuthError: Error, Hashable, Sendable, CustomStringConvertible {
         case .tooManyLegs: return "upstream asked for too many authentication legs"
         case .connectionClosedDuringHandshake: return "upstream closed the connection during the authentication handshake"
         case .basicNotAllowed: return "Basic authentication over plain HTTP is not allowed for this upstream"
+        case .kerberos(let error): return "\(error)"
+        case .kerberosTicketRefused(let service): return "upstream refused the Kerberos ticket for \(service)"
         }
     }
 }
@@ -80,8 +89,8 @@ public struct NTLMAuthenticator: HTTPAuthenticator {
     var initiator: NTLMInitiator
     var sentType3 = false
 
-    public init(credential: HTTPCredential, policy: NTLMInitiatorPolicy = .default, channelBindings: ChannelBindings? = nil, targetName: String? = nil) {
-        initiator = NTLMInitiator(credentials: credential.ntlm, policy: policy, channelBindings: channelBindings, targetName: targetName)
+    public init(credentials: NTLMCredentials, policy: NTLMInitiatorPolicy = .default, channelBindings: ChannelBindings? = nil, targetName: String? = nil) {
+        initiator = NTLMInitiator(credentials: credentials, policy: policy, channelBindings: channelBindings, targetName: targetName)
     }
 
     public mutating func initialAuthorization() throws(HTTPAuthError) -> String {
@@ -111,15 +120,15 @@ public struct NTLMAuthenticator: HTTPAuthenticator {
 }
 
 /// `Negotiate` (RFC 4559) carrying NTLM inside SPNEGO, for servers that offer only
-/// Negotiate. Kerberos plugs in here through the same protocol.
+/// Negotiate when no Kerberos ticket is at hand (Kerberos: `KerberosAuthenticator`).
 public struct NegotiateNTLMAuthenticator: HTTPAuthenticator {
     public let scheme = HTTPAuthScheme.negotiate
     public let isConnectionBound = true
     var spnego: SPNEGOInitiator
     var legs = 0
 
-    public init(credential: HTTPCredential, policy: NTLMInitiatorPolicy = .default, channelBindings: ChannelBindings? = nil, targetName: String? = nil) {
-        spnego = SPNEGOInitiator(ntlm: NTLMInitiator(credentials: credential.ntlm, policy: policy, channelBindings: channelBindings, targetName: targetName))
+    public init(credentials: NTLMCredentials, policy: NTLMInitiatorPolicy = .default, channelBindings: ChannelBindings? = nil, targetName: String? = nil) {
+        spnego = SPNEGOInitiator(ntlm: NTLMInitiator(credentials: credentials, policy: policy, channelBindings: channelBindings, targetName: targetName))
     }
 
     public mutating func initialAuthorization() throws(HTTPAuthError) -> String {

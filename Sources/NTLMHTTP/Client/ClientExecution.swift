@@ -1,5 +1,8 @@
+import Kerberos
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
+import NTLM
 
 /// What `RequestExecution` and `TunnelExecution` share: one call of the client that runs over
 /// connections it opens or takes from the pool (or a pin), under a deadline and cancellation.
@@ -73,8 +76,108 @@ extension ClientExecution {
     /// A challenge answered a leg sent without authorization: next time, authenticate on the
     /// first leg (before any body goes out).
     func rememberScheme(of handshake: AuthHandshake, sentAuthorization authorization: String?) {
-        if authorization == nil, let scheme = handshake.scheme {
-            client.pool.remember(scheme, for: key)
+        if authorization == nil, let mechanism = handshake.mechanismToRemember {
+            client.pool.remember(mechanism, for: key)
+        }
+    }
+
+    /// A request authenticated with `handshake` succeeded on `connection`: the upstream's
+    /// mechanism is remembered for new connections, and the connection's own for its next
+    /// request (nothing more for NTLM, a fresh ticket for Kerberos).
+    func rememberSuccess(of handshake: AuthHandshake, on connection: HTTP1Connection) {
+        guard let mechanism = handshake.mechanism else { return }
+        if let remembered = handshake.mechanismToRemember { client.pool.remember(remembered, for: key) }
+        connection.authentication.withLockedValue { $0 = mechanism }
+    }
+
+    /// The handshake for a request with `credential` to `host` (the origin's, or the proxy's),
+    /// and its first action. On a new connection it starts at once with the mechanism this
+    /// upstream used before (or the policy's preemptive scheme); on a kept connection only a
+    /// per-request mechanism (Basic, Kerberos) goes out again, since NTLM authenticated the
+    /// connection itself. A mechanism this credential cannot run falls back to a plain leg.
+    func makeHandshake(
+        credential: HTTPCredential, target: AuthHandshake.Target, host: String, policy: AuthHandshake.Policy,
+        channelBindings: ChannelBindings?, on connection: HTTP1Connection, freshConnection: Bool
+    ) -> (AuthHandshake, AuthHandshake.Action) {
+        func make() -> AuthHandshake {
+            AuthHandshake(
+                target: target, credential: credential, policy: policy, channelBindings: channelBindings, targetName: "HTTP/\(host)",
+                kerberosService: KerberosServiceName(host: host, canonicalization: policy.kerberosCanonicalization))
+        }
+        var fresh = make()
+        let mechanism: HTTPAuthMechanism?
+        if freshConnection {
+            let remembered = client.pool.rememberedMechanism(for: key).flatMap { fresh.adapted($0) }
+            mechanism = remembered ?? policy.preemptiveScheme.flatMap { fresh.preemptiveMechanism(for: $0) }
+        } else {
+            let used = connection.authentication.withLockedValue { $0 }.flatMap { fresh.adapted($0) }
+            mechanism = used?.isPerRequest == true ? used : nil
+        }
+        var action = fresh.start(preemptiveMechanism: mechanism)
+        if let mechanism {
+            if case .fail = action {
+                // The remembered mechanism does not suit this credential (Basic without a kept
+                // password): ask the server instead.
+                fresh = make()
+                action = fresh.start(preemptiveMechanism: nil)
+            } else {
+                logger.debug("authenticating preemptively", metadata: [
+                    "mechanism": "\(mechanism)", "user": "\(credential.qualifiedUser)", "connection": "\(connection)",
+                ])
+            }
+        }
+        return (fresh, action)
+    }
+
+    /// Runs `.obtainKerberosTicket` for `handshake`: a fresh ticket for its service, off the
+    /// event loop, and the next action. Under `prefer` with NTLM possible, a ticket that takes
+    /// longer than the policy's timeout is given up for this request (NTLM instead); the
+    /// attempt goes on in the background and serves later requests.
+    func obtainKerberosTicket(for handshake: inout AuthHandshake) async -> AuthHandshake.Action {
+        guard let kerberos = handshake.credential.kerberos, let service = handshake.kerberosService else {
+            return handshake.kerberosFailed(.credentialUnavailable("the credential has no Kerberos side"))
+        }
+        let bindings = handshake.channelBindings
+        let attempt = Task { () async -> Result<KerberosInitiatorContext, KerberosError> in
+            do throws(KerberosError) {
+                return .success(try await kerberos.initiate(service, channelBindings: bindings))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let mayFallBack = handshake.policy.kerberos == .prefer && handshake.credential.canUseNTLM
+        let result = await Self.awaitTicket(attempt, timeout: mayFallBack ? handshake.policy.kerberosTimeout : nil, service: service)
+        switch result {
+        case .success(let context):
+            logger.trace("Kerberos ticket ready", metadata: ["service": "\(service)", "principal": "\(context.principal)"])
+            return handshake.kerberosReady(context)
+        case .failure(let error):
+            let next = handshake.kerberosFailed(error)
+            if case .fail = next {
+                logger.debug("Kerberos failed", metadata: ["service": "\(service)", "error": "\(error)"])
+            } else {
+                logger.debug("Kerberos unavailable, using NTLM", metadata: ["service": "\(service)", "reason": "\(error)"])
+            }
+            return next
+        }
+    }
+
+    /// The outcome of `attempt`, or a timeout failure after `timeout` (the attempt itself is
+    /// left to finish).
+    static func awaitTicket(_ attempt: Task<Result<KerberosInitiatorContext, KerberosError>, Never>, timeout: Duration?, service: KerberosServiceName) async -> Result<KerberosInitiatorContext, KerberosError> {
+        guard let timeout else { return await attempt.value }
+        let once = NIOLockedValueBox<CheckedContinuation<Result<KerberosInitiatorContext, KerberosError>, Never>?>(nil)
+        return await withCheckedContinuation { continuation in
+            once.withLockedValue { $0 = continuation }
+            let timer = Task {
+                try await Task.sleep(for: timeout)
+                once.withLockedValue { $0.take() }?.resume(returning: .failure(.kdcUnreachable("no Kerberos ticket for \(service) within \(timeout)")))
+            }
+            Task {
+                let result = await attempt.value
+                timer.cancel()
+                once.withLockedValue { $0.take() }?.resume(returning: result)
+            }
         }
     }
 }

@@ -36,7 +36,7 @@ final class ConnectionPool: Sendable {
         var idle: [PoolKey: [HTTP1Connection]] = [:]
         var live: [Int: HTTP1Connection] = [:]
         var pinned: [Int: WeakPin] = [:]
-        var schemes: [PoolKey: HTTPAuthScheme] = [:]
+        var mechanisms: [PoolKey: HTTPAuthMechanism] = [:]
         var nextID = 1
         var isShutdown = false
     }
@@ -166,20 +166,21 @@ final class ConnectionPool: Sendable {
         }
     }
 
-    /// The scheme the upstream of `key` (origin or proxy, whatever the credential) asked for.
-    func rememberedScheme(for key: PoolKey) -> HTTPAuthScheme? {
-        state.withLockedValue { $0.schemes[key.upstream] }
+    /// The mechanism that last worked with (or was asked for by) the upstream of `key`
+    /// (origin or proxy, whatever the credential; a handshake adapts it to its credential).
+    func rememberedMechanism(for key: PoolKey) -> HTTPAuthMechanism? {
+        state.withLockedValue { $0.mechanisms[key.upstream] }
     }
 
-    func remember(_ scheme: HTTPAuthScheme, for key: PoolKey) {
+    func remember(_ mechanism: HTTPAuthMechanism, for key: PoolKey) {
         state.withLockedValue { state in
-            if state.schemes.count >= Self.maximumRememberedSchemes { state.schemes.removeAll() }
-            state.schemes[key.upstream] = scheme
+            if state.mechanisms.count >= Self.maximumRememberedSchemes { state.mechanisms.removeAll() }
+            state.mechanisms[key.upstream] = mechanism
         }
     }
 
     func forgetScheme(for key: PoolKey) {
-        _ = state.withLockedValue { $0.schemes.removeValue(forKey: key.upstream) }
+        _ = state.withLockedValue { $0.mechanisms.removeValue(forKey: key.upstream) }
     }
 
     /// Idle connections per key, for tests and diagnostics.

@@ -14,17 +14,20 @@ public struct NTLMHTTPResponse: Sendable {
     /// Set when this response is the server's 401/407 refusing the credential that was sent
     /// (a failed logon). The client never retries it by itself (design invariant 7).
     public var authenticationFailure: HTTPAuthError?
-    /// The scheme that authenticated this request on this connection, if one ran; `nil` for a
-    /// request that needed none or rode an already authenticated connection.
-    public var authenticationScheme: HTTPAuthScheme?
+    /// What authenticated this request on this connection (NTLM, Negotiate with NTLM or
+    /// with Kerberos, Basic), if credentials went with it; `nil` for a request that needed
+    /// none or rode an already authenticated connection.
+    public var authenticationMechanism: HTTPAuthMechanism?
+    /// The scheme word of ``authenticationMechanism``.
+    public var authenticationScheme: HTTPAuthScheme? { authenticationMechanism?.scheme }
 
-    public init(status: HTTPResponseStatus, version: HTTPVersion = .http1_1, headers: HTTPHeaders = [:], body: Body = .empty, authenticationFailure: HTTPAuthError? = nil, authenticationScheme: HTTPAuthScheme? = nil) {
+    public init(status: HTTPResponseStatus, version: HTTPVersion = .http1_1, headers: HTTPHeaders = [:], body: Body = .empty, authenticationFailure: HTTPAuthError? = nil, authenticationMechanism: HTTPAuthMechanism? = nil) {
         self.status = status
         self.version = version
         self.headers = headers
         self.body = body
         self.authenticationFailure = authenticationFailure
-        self.authenticationScheme = authenticationScheme
+        self.authenticationMechanism = authenticationMechanism
     }
 
     /// The response body: an `AsyncSequence` of buffers with backpressure — the connection

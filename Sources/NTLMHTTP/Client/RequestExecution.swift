@@ -122,6 +122,11 @@ struct RequestExecution: ClientExecution {
                 withBody = body
                 needsNewConnection = true
                 midHandshake = false
+            case .obtainKerberosTicket:
+                guard var running = handshake else { throw NTLMHTTPClientError.remoteProtocolError("internal: no handshake") }
+                action = await obtainKerberosTicket(for: &running)
+                handshake = running
+                continue
             case .fail(let error):
                 connection?.close()
                 throw NTLMHTTPClientError.authentication(error)
@@ -168,7 +173,7 @@ struct RequestExecution: ClientExecution {
             midHandshake = authorization != nil && !withBody
 
             guard var running = handshake else {
-                return await deliver(start, on: current, reusable: true, scheme: nil, failure: nil)
+                return await deliver(start, on: current, reusable: true, mechanism: nil, failure: nil)
             }
             let head = start.head
             let challengeValues = head.headers[running.target.challengeHeader]
@@ -176,22 +181,25 @@ struct RequestExecution: ClientExecution {
             handshake = running
             switch next {
             case .deliver(let authenticated):
-                // The scheme that ran for this request, if credentials went with it.
-                let scheme = authorization != nil ? running.scheme : nil
-                if let scheme {
-                    logger.debug("authenticated", metadata: [
-                        "scheme": "\(scheme.rawValue)", "user": "\(running.credential.qualifiedUser)", "connection": "\(current)",
+                // The mechanism that ran for this request, if credentials went with it.
+                let mechanism = authorization != nil ? running.mechanism : nil
+                if let mechanism {
+                    rememberSuccess(of: running, on: current)
+                    var metadata: Logger.Metadata = [
+                        "mechanism": "\(mechanism)", "user": "\(running.credential.qualifiedUser)", "connection": "\(current)",
                         "connection-bound": "\(authenticated)",
-                    ])
+                    ]
+                    if let reason = running.kerberosFallbackReason { metadata["kerberos-not-used"] = "\(reason)" }
+                    logger.debug("authenticated", metadata: metadata)
                 }
-                return await deliver(start, on: current, reusable: true, scheme: scheme, failure: nil)
+                return await deliver(start, on: current, reusable: true, mechanism: mechanism, failure: nil)
             case .deliverRejected(let error):
                 client.pool.forgetScheme(for: key)
                 logger.warning("upstream rejected the credential", metadata: ["scheme": "\(running.scheme?.rawValue ?? "-")", "user": "\(running.credential.qualifiedUser)", "endpoint": "\(upstreamForLog)"])
-                return await deliver(start, on: current, reusable: false, scheme: nil, failure: error)
+                return await deliver(start, on: current, reusable: false, mechanism: nil, failure: error)
             case .fail(let error):
                 throw abandonHandshake(error, on: current, upstream: ["endpoint": "\(upstreamForLog)"])
-            case .send, .reconnect:
+            case .send, .reconnect, .obtainKerberosTicket:
                 rememberScheme(of: running, sentAuthorization: authorization)
                 if !body.canSend {
                     // Every way on needs the body again, and the stream is gone.
@@ -218,9 +226,8 @@ struct RequestExecution: ClientExecution {
         }
     }
 
-    /// A handshake for a request with a credential, started: preemptively with the scheme
-    /// this host asked for before (on a new connection), else plain. Without a credential
-    /// the request is sent plain and whatever comes back is delivered.
+    /// A handshake for a request with a credential (see `makeHandshake`). Without a
+    /// credential the request is sent plain and whatever comes back is delivered.
     mutating func startHandshake(on connection: HTTP1Connection, preemptive: Bool) -> AuthHandshake.Action {
         guard let credential else {
             handshake = nil
@@ -230,24 +237,9 @@ struct RequestExecution: ClientExecution {
         // Basic's password is protected by TLS; the credential still has to opt in. (The
         // connection to a proxy is plain HTTP whatever the URL.)
         if proxy == nil && target.endpoint.isTLS { policy.allowBasic = true }
-        let authTarget: AuthHandshake.Target = proxy == nil ? .origin : .proxy
-        let targetName = "HTTP/\(proxy?.host ?? target.endpoint.host)"
-        var fresh = AuthHandshake(target: authTarget, credential: credential, policy: policy, channelBindings: channelBindings(of: connection), targetName: targetName)
-        // A pooled connection carries NTLM/Negotiate identity already; Basic goes with every
-        // request.
-        let remembered = client.pool.rememberedScheme(for: key) ?? (preemptive ? policy.preemptiveScheme : nil)
-        let scheme = preemptive || remembered == .basic ? remembered : nil
-        var action = fresh.start(preemptive: scheme)
-        if let scheme {
-            if case .fail = action {
-                // The remembered scheme does not suit this credential (Basic without a kept
-                // password): ask the server instead.
-                fresh = AuthHandshake(target: authTarget, credential: credential, policy: policy, channelBindings: channelBindings(of: connection), targetName: targetName)
-                action = fresh.start(preemptive: nil)
-            } else {
-                logger.debug("authenticating preemptively", metadata: ["scheme": "\(scheme.rawValue)", "user": "\(credential.qualifiedUser)", "connection": "\(connection)"])
-            }
-        }
+        let (fresh, action) = makeHandshake(
+            credential: credential, target: proxy == nil ? .origin : .proxy, host: proxy?.host ?? target.endpoint.host, policy: policy,
+            channelBindings: channelBindings(of: connection), on: connection, freshConnection: preemptive)
         handshake = fresh
         midHandshake = false
         return action
@@ -328,7 +320,10 @@ struct RequestExecution: ClientExecution {
             _ = try await connection.startStreaming(head: head, deadline: deadline, expectContinueTimeout: nil)
         }
         do {
-            try await sendBody(on: connection, keepCopy: handshake != nil && authorization == nil)
+            // A copy is kept while a challenge could still ask for the body again: after a
+            // plain leg, or a Kerberos leg that a server refusing the ticket answers with a
+            // challenge (then NTLM follows).
+            try await sendBody(on: connection, keepCopy: handshake != nil && (authorization == nil || handshake?.mechanism == .kerberos))
         } catch let error as NTLMHTTPClientError where error == .connectionClosed {
             // The server may have answered before the whole body went out, then closed; that
             // answer is what the caller gets.
@@ -403,19 +398,19 @@ struct RequestExecution: ClientExecution {
 
     // MARK: Delivering
 
-    func deliver(_ start: HTTP1ConnectionHandler.ResponseStart, on connection: HTTP1Connection, reusable: Bool, scheme: HTTPAuthScheme?, failure: HTTPAuthError?) async -> NTLMHTTPResponse {
+    func deliver(_ start: HTTP1ConnectionHandler.ResponseStart, on connection: HTTP1Connection, reusable: Bool, mechanism: HTTPAuthMechanism?, failure: HTTPAuthError?) async -> NTLMHTTPResponse {
         // Awaited, so that once the caller has read the body, the connection is in the pool
         // (or its pin).
         await connection.release(reusable: reusable && (pinned || !carriesForeignConnectionAuth))
         let head = start.head
         var metadata: Logger.Metadata = [
             "legs": "\(legs)", "connection": "\(connection)", "new-connections": "\(connectionsOpened)",
-            "scheme": "\(scheme?.rawValue ?? "-")", "user": "\(credential?.qualifiedUser ?? "-")",
+            "mechanism": "\(mechanism?.rawValue ?? "-")", "user": "\(credential?.qualifiedUser ?? "-")",
         ]
         if let proxy { metadata["via"] = "\(proxy)" }
         if pinned { metadata["pinned"] = "true" }
         logger.debug("\(request.method) \(target.endpoint)\(pathForLog) → \(head.status.code)", metadata: metadata)
-        return NTLMHTTPResponse(status: head.status, version: head.version, headers: head.headers, body: start.body, authenticationFailure: failure, authenticationScheme: scheme)
+        return NTLMHTTPResponse(status: head.status, version: head.version, headers: head.headers, body: start.body, authenticationFailure: failure, authenticationMechanism: mechanism)
     }
 
     /// The path without the query (which may carry tokens).

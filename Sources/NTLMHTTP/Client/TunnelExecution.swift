@@ -64,6 +64,11 @@ struct TunnelExecution: ClientExecution {
                 connection?.close()
                 try await openConnection()
                 reused = false
+            case .obtainKerberosTicket:
+                guard var running = handshake else { throw NTLMHTTPClientError.remoteProtocolError("internal: no handshake") }
+                action = await obtainKerberosTicket(for: &running)
+                handshake = running
+                continue
             case .fail(let error):
                 connection?.close()
                 throw NTLMHTTPClientError.authentication(error)
@@ -90,8 +95,11 @@ struct TunnelExecution: ClientExecution {
 
             switch event {
             case .established(let head, let rest):
-                if authorization != nil, let scheme = handshake?.scheme, let user = credential?.qualifiedUser {
-                    logger.debug("authenticated", metadata: ["scheme": "\(scheme.rawValue)", "user": "\(user)", "connection": "\(current)", "proxy": "\(proxy)"])
+                if authorization != nil, let running = handshake, let mechanism = running.mechanism {
+                    // The tunnel takes the connection; the mechanism is remembered for the
+                    // proxy's next connections.
+                    if let remembered = running.mechanismToRemember { client.pool.remember(remembered, for: key) }
+                    logger.debug("authenticated", metadata: ["mechanism": "\(mechanism)", "user": "\(running.credential.qualifiedUser)", "connection": "\(current)", "proxy": "\(proxy)"])
                 }
                 let tunnel = try await handOff(head: head, rest: rest, on: current, connect: connect)
                 return .established(tunnel)
@@ -111,7 +119,7 @@ struct TunnelExecution: ClientExecution {
                     return await refuse(head, body: body, reusable: false, failure: error)
                 case .fail(let error):
                     throw abandonHandshake(error, on: current, upstream: ["proxy": "\(proxy)"])
-                case .send, .reconnect:
+                case .send, .reconnect, .obtainKerberosTicket:
                     rememberScheme(of: running, sentAuthorization: authorization)
                     RequestExecution.logChallenge(head, challengeHeader: "Proxy-Authenticate", scheme: running.scheme, user: running.credential.qualifiedUser, leg: legs, logger: logger)
                     action = next
@@ -120,28 +128,16 @@ struct TunnelExecution: ClientExecution {
         }
     }
 
-    /// A handshake for a `CONNECT` with a credential: preemptive on a new connection with the
-    /// scheme this proxy asked for before, else plain. Without a credential the `CONNECT` goes
-    /// as given and whatever comes back is the answer.
+    /// A handshake for a `CONNECT` with a credential (see `makeHandshake`). Without a
+    /// credential the `CONNECT` goes as given and whatever comes back is the answer.
     mutating func startHandshake(preemptive: Bool) -> AuthHandshake.Action {
-        guard let credential else {
+        guard let credential, let connection else {
             handshake = nil
             return .send(authorization: nil, withBody: false)
         }
-        let policy = client.configuration.authentication
-        let targetName = "HTTP/\(proxy.host)"
-        var fresh = AuthHandshake(target: .proxy, credential: credential, policy: policy, targetName: targetName)
-        let remembered = client.pool.rememberedScheme(for: key) ?? (preemptive ? policy.preemptiveScheme : nil)
-        let scheme = preemptive || remembered == .basic ? remembered : nil
-        var action = fresh.start(preemptive: scheme)
-        if let scheme {
-            if case .fail = action {
-                fresh = AuthHandshake(target: .proxy, credential: credential, policy: policy, targetName: targetName)
-                action = fresh.start(preemptive: nil)
-            } else {
-                logger.debug("authenticating preemptively", metadata: ["scheme": "\(scheme.rawValue)", "user": "\(credential.qualifiedUser)", "proxy": "\(proxy)"])
-            }
-        }
+        let (fresh, action) = makeHandshake(
+            credential: credential, target: .proxy, host: proxy.host, policy: client.configuration.authentication,
+            channelBindings: nil, on: connection, freshConnection: preemptive)
         handshake = fresh
         return action
     }

@@ -33,7 +33,7 @@ public struct AcceptorMode: ConnectionHandler {
                 let started = ContinuousClock.now
                 let keepAlive = HopByHopHeaders.keepAlive(version: head.version, headers: head.headers)
                 let authorization = head.headers["authorization"].first
-                let decision = session.handle(authorization: authorization)
+                let decision = await session.handle(authorization: authorization)
                 for event in session.events {
                     logger.debug("handshake: \(event)")
                     observer?(event)
@@ -55,6 +55,15 @@ public struct AcceptorMode: ConnectionHandler {
                     try await connection.writeResponse(response, body: body)
                     status = 401
 
+                case .unavailable(let reason):
+                    logger.error("cannot verify logons now: \(reason)", metadata: ["client": "\(connection.clientDescription)"])
+                    try await connection.drainBody()
+                    let (response, body) = SimpleResponses.text(
+                        .serviceUnavailable, "503 Service Unavailable: the logon cannot be verified right now; try again shortly\n",
+                        version: head.version, keepAlive: keepAlive, extraHeaders: [("Retry-After", "5")])
+                    try await connection.writeResponse(response, body: body)
+                    status = 503
+
                 case .badRequest(let reason):
                     logger.warning("bad request: \(reason)", metadata: ["client": "\(connection.clientDescription)"])
                     let (response, body) = SimpleResponses.text(.badRequest, "400 Bad Request: invalid authentication data\n", version: head.version, keepAlive: false)
@@ -65,7 +74,7 @@ public struct AcceptorMode: ConnectionHandler {
                 case .proceed(let identity, let finalToken):
                     user = identity.qualifiedName
                     if identity.scheme != "Basic" && authorization != nil {
-                        logger.debug("authenticated", metadata: ["user": "\(identity.qualifiedName)", "scheme": "\(identity.scheme)"])
+                        logger.debug("authenticated", metadata: ["user": "\(identity.qualifiedName)", "mechanism": "\(identity.mechanism)"])
                     }
                     let extra: [(String, String)] = finalToken.map { [("WWW-Authenticate", $0)] } ?? []
                     if let forwarder {

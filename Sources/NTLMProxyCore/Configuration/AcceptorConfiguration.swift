@@ -30,6 +30,9 @@ public struct AcceptorConfiguration: Sendable {
     public var allowNTLMv1: Bool
     /// Pad 401 bodies to at least this many bytes (old IE "friendly error" pages); 0 = off.
     public var pad401To: Int
+    /// Kerberos (`Negotiate` with a ticket) checked with a service keytab; `nil`: Kerberos
+    /// clients are steered to NTLM.
+    public var kerberos: AcceptorKerberosConfiguration?
 
     public static let defaultIdentityHeader = "X-Remote-User"
     public static let defaultDomain = "NTLMPROXY"

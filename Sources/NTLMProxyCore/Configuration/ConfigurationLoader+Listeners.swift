@@ -3,7 +3,7 @@ import NTLM
 extension ConfigurationParser {
     static let commonListenerKeys = ["name", "listen", "mode", "tls", "limits"]
     static let gatewayKeys = ["backend", "credential", "tls-trust-roots", "channel-bindings", "auth"]
-    static let acceptorKeys = ["users-file", "backend", "identity-header", "domain", "allow-basic", "allow-ntlmv1", "pad-401-to"]
+    static let acceptorKeys = ["users-file", "backend", "identity-header", "domain", "allow-basic", "allow-ntlmv1", "pad-401-to", "kerberos"]
     static let socks5Keys = ["via", "users"]
     static let tunnelKeys = ["via", "target"]
     static let supportedModes = ["gateway", "pass-through", "acceptor", "forward", "socks5", "tunnel"]
@@ -198,6 +198,18 @@ extension ConfigurationParser {
             acceptor.identityHeader = header
         }
         if let node = map["allow-basic"] { acceptor.basic = try node.bool() ? .enabled : .disabled }
+        if let node = map["kerberos"] {
+            let kerberos = try node.mapping()
+            try kerberos.checkKeys(allowed: ["keytab", "principal"])
+            var settings = AcceptorKerberosConfiguration(keytab: nil)
+            if let value = kerberos["keytab"] {
+                let path = try existingFile(value, what: "keytab")
+                warnIfShared(path, node: value, what: "keytab")
+                settings.keytab = path
+            }
+            if let value = kerberos["principal"] { settings.principal = try value.nonEmptyString() }
+            acceptor.kerberos = settings
+        }
         if let node = map["allow-ntlmv1"] { acceptor.allowNTLMv1 = try node.bool() }
         if let node = map["pad-401-to"] { acceptor.pad401To = try node.int(in: 0...65536) }
         return acceptor

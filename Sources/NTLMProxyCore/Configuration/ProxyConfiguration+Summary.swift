@@ -1,3 +1,5 @@
+import Kerberos
+
 extension ProxyConfiguration {
     /// What `check-config` prints: every listener (mode, address, TLS, backend, credential
     /// user, auth options, limits), every credential with where its secret comes from, and
@@ -10,6 +12,10 @@ extension ProxyConfiguration {
         lines.append("credentials:\(credentials.isEmpty ? " none" : "")")
         for credential in credentials {
             lines.append("  \(credential)")
+            lines.append("    \(credential.authenticationSummary)")
+        }
+        if credentials.contains(where: { $0.kerberos != nil }) || listeners.contains(where: { $0.acceptor?.kerberos != nil }) {
+            lines.append("kerberos: \(KerberosAvailability.current())")
         }
 
         lines.append("listeners:")
@@ -32,6 +38,16 @@ extension ProxyConfiguration {
         return "backend: \(backend), trust roots: \(trustRoots ?? "system store")"
     }
 
+    /// What a credential answers with: `Kerberos, else NTLM/Negotiate`, `Kerberos only`, ...
+    static func mechanisms(of credential: CredentialConfiguration) -> String {
+        switch credential.authentication.mode {
+        case .auto: return credential.kerberos == nil ? "NTLM/Negotiate" : "Kerberos, else NTLM/Negotiate"
+        case .kerberos: return "Kerberos only"
+        case .ntlm: return "NTLM/Negotiate"
+        case .basic: return "Basic only"
+        }
+    }
+
     static func summary(of listener: ListenerConfiguration) -> [String] {
         let address = "\(listener.address)\(listener.address.isLoopback ? " (loopback)" : " (reachable from the network)")"
         let tls = listener.tls.map { "TLS on (cert \($0.certificateFile), key \($0.privateKeyFile))" } ?? "TLS off"
@@ -40,7 +56,7 @@ extension ProxyConfiguration {
         case .gateway(let gateway):
             lines.append(backendLine(gateway.backend, trustRoots: gateway.trustRootsFile))
             lines.append("credential: \(gateway.credential.name) (\(gateway.credential.qualifiedUser), \(gateway.credential.source))")
-            var auth = "auth: NTLM/Negotiate, Basic \(gateway.allowBasic ? "on" : "off"), NTLMv1 \(gateway.allowNTLMv1 ? "on" : "off")"
+            var auth = "auth: \(Self.mechanisms(of: gateway.credential)), Basic \(gateway.allowBasic ? "on" : "off"), NTLMv1 \(gateway.allowNTLMv1 ? "on" : "off")"
             if gateway.backend.scheme == .https { auth += ", channel bindings \(gateway.channelBindings ? "on" : "off")" }
             lines.append(auth)
         case .passThrough(let passThrough):

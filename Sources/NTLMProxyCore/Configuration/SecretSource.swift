@@ -18,12 +18,14 @@ public enum SecretSource: Hashable, Sendable, CustomStringConvertible {
     /// A cntlm.conf line: `Password`, `PassNT`, `PassNTLMv2` (cntlm's complemented hashes);
     /// `path` is the file, when read from one.
     case cntlmConfiguration(keyword: String, path: String?)
+    /// No password or hash: a Kerberos-only credential (a keytab or a ticket cache).
+    case none
 
     /// Whether the secret is a plaintext password (needed for Basic) rather than an NT hash.
     public var isPassword: Bool {
         switch self {
         case .inlinePassword, .passwordEnvironment, .passwordFile, .prompt: return true
-        case .inlineNTHash, .ntHashEnvironment, .ntHashFile: return false
+        case .inlineNTHash, .ntHashEnvironment, .ntHashFile, .none: return false
         case .cntlmConfiguration(let keyword, _): return keyword == "Password"
         }
     }
@@ -39,6 +41,7 @@ public enum SecretSource: Hashable, Sendable, CustomStringConvertible {
         case .ntHashFile(let path): return "NT hash from file \(path)"
         case .prompt: return "password from the terminal prompt"
         case .cntlmConfiguration(let keyword, let path): return "\(keyword) from \(path ?? "the cntlm configuration")"
+        case .none: return "no password"
         }
     }
 }

@@ -76,6 +76,10 @@ public final class ForwardUpstreams: Sendable {
         case .none:
             policy.preemptiveScheme = nil
         }
+        // The credential's own choice (auth: kerberos, ntlm, ...) narrows the parent's.
+        if parent.scheme != .none, let credential = forward.credential(for: parent) {
+            credential.apply(to: &policy)
+        }
         configuration.authentication = policy
         return configuration
     }

@@ -51,19 +51,31 @@ public struct ProbeFindings: Hashable, Sendable {
     }
 }
 
-/// One credentialed try: a scheme and, for NTLM and Negotiate, the NTLM response variant.
+/// One credentialed try: a scheme and, for NTLM and Negotiate, the NTLM response variant —
+/// or Negotiate with Kerberos.
 public struct ProbeAttempt: Hashable, Sendable, CustomStringConvertible {
     public var scheme: HTTPAuthScheme
-    /// Ignored for Basic.
+    /// Ignored for Basic and Kerberos.
     public var variant: NTLMResponseVariant
+    /// Negotiate with a Kerberos ticket instead of NTLM.
+    public var kerberos: Bool
 
     public init(scheme: HTTPAuthScheme, variant: NTLMResponseVariant = .v2) {
         self.scheme = scheme
         self.variant = scheme == .basic ? .v2 : variant
+        kerberos = false
     }
 
+    /// Negotiate with Kerberos.
+    public static let kerberos: ProbeAttempt = {
+        var attempt = ProbeAttempt(scheme: .negotiate)
+        attempt.kerberos = true
+        return attempt
+    }()
+
     public var description: String {
-        scheme == .basic ? "Basic" : "\(scheme.rawValue) with \(variant)"
+        if kerberos { return "Negotiate with Kerberos" }
+        return scheme == .basic ? "Basic" : "\(scheme.rawValue) with \(variant)"
     }
 }
 
@@ -71,7 +83,8 @@ public struct ProbeAttempt: Hashable, Sendable, CustomStringConvertible {
 public enum ProbeOutcome: Hashable, Sendable, CustomStringConvertible {
     /// Authenticated: the final status (2xx, 3xx, or an origin's 404...).
     case accepted(status: Int)
-    /// The server refused the credential: a failed logon on the domain.
+    /// The server (or, for Kerberos, the KDC) refused the credential: a failed logon on the
+    /// domain.
     case rejected
     /// The handshake broke before a verdict (malformed challenge, connection closed, ...).
     case failed(String)
@@ -102,11 +115,18 @@ public struct ProbePlan: Sendable {
         public var allowNTLMv1: Bool
         /// Credentialed attempts at most (2 unless the operator asks for more).
         public var maximumAttempts: Int
+        /// Whether Kerberos is tried (first, when Negotiate is offered), and whether NTLM is
+        /// (`require`: Kerberos only); `never` for a credential without a Kerberos side.
+        public var kerberos: KerberosUse
+        /// NTLM can be tried (the credential has a password or hash).
+        public var ntlmPossible: Bool
 
-        public init(allowBasic: Bool = false, allowNTLMv1: Bool = false, maximumAttempts: Int = 2) {
+        public init(allowBasic: Bool = false, allowNTLMv1: Bool = false, maximumAttempts: Int = 2, kerberos: KerberosUse = .never, ntlmPossible: Bool = true) {
             self.allowBasic = allowBasic
             self.allowNTLMv1 = allowNTLMv1
             self.maximumAttempts = maximumAttempts
+            self.kerberos = kerberos
+            self.ntlmPossible = ntlmPossible
         }
     }
 
@@ -141,7 +161,19 @@ public struct ProbePlan: Sendable {
                 notes.append("the NTLM challenge has no target info (a pre-NTLMv2 server): NTLMv2 may be refused; --allow-ntlmv1 lets the probe try NTLMv1")
             }
         }
-        if offered.contains(.basic) {
+        if !options.ntlmPossible || options.kerberos == .require {
+            if !candidates.isEmpty { notes.append("NTLM is not tried (\(options.ntlmPossible ? "--auth kerberos" : "the credential has no password"))") }
+            candidates = []
+        }
+        // Kerberos first: a ticket the server refuses costs no failed logon.
+        if options.kerberos != .never {
+            if offered.contains(.negotiate) {
+                candidates.insert(.kerberos, at: 0)
+            } else if findings.status == 401 || findings.status == 407 {
+                notes.append("Kerberos is not tried: the server does not offer Negotiate")
+            }
+        }
+        if offered.contains(.basic) && options.kerberos != .require {
             if options.allowBasic {
                 candidates.append(ProbeAttempt(scheme: .basic))
             } else {
@@ -193,6 +225,9 @@ public struct ProbePlan: Sendable {
     /// Whether `attempt` was left out because the same NTLM response was already refused
     /// (rather than for the attempt budget).
     public func isRedundant(_ attempt: ProbeAttempt) -> Bool {
-        attempt.scheme != .basic && results.contains { $0.outcome == .rejected && $0.attempt.scheme != .basic && $0.attempt.variant == attempt.variant }
+        // The KDC refusing the password: every other password attempt would fail too.
+        if results.contains(where: { $0.outcome == .rejected && $0.attempt.kerberos }) { return true }
+        return attempt.scheme != .basic && !attempt.kerberos
+            && results.contains { $0.outcome == .rejected && $0.attempt.scheme != .basic && !$0.attempt.kerberos && $0.attempt.variant == attempt.variant }
     }
 }

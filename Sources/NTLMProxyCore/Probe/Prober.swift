@@ -103,6 +103,7 @@ public struct Prober: Sendable {
         configuration.authentication.preemptiveScheme = nil
         configuration.authentication.allowBasic = attempt.scheme == .basic
         configuration.authentication.ntlmPolicy = attempt.variant.policy
+        configuration.authentication.kerberos = attempt.kerberos ? .require : .never
         let client = NTLMHTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration, logger: logger)
         let outcome: ProbeOutcome
         do {
@@ -118,10 +119,7 @@ public struct Prober: Sendable {
 
     /// A delivered response: refused, broken, or through.
     static func outcome(status: Int, failure: HTTPAuthError?, challengeStatus: Int) -> ProbeOutcome {
-        if let failure {
-            if case .rejected = failure { return .rejected }
-            return .failed("\(failure)")
-        }
+        if let failure { return outcome(failure) }
         // Asked again without a verdict from the client: count it as a refusal (safe side).
         if status == challengeStatus { return .rejected }
         return .accepted(status: status)
@@ -133,10 +131,19 @@ public struct Prober: Sendable {
         case .connectFailed?, .connectTimeout?:
             return .unreachable("\(error)")
         case .authentication(let failure)?:
-            if case .rejected = failure { return .rejected }
-            return .failed("\(failure)")
+            return outcome(failure)
         default:
             return .failed("\(error)")
+        }
+    }
+
+    /// An authentication failure: a refused credential (by the server, or the KDC) is a
+    /// failed logon; anything else only a failure.
+    static func outcome(_ failure: HTTPAuthError) -> ProbeOutcome {
+        switch failure {
+        case .rejected: return .rejected
+        case .kerberos(let error) where error.isCredentialRejection: return .rejected
+        default: return .failed("\(failure)")
         }
     }
 }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import Kerberos
 import NIOSSL
 import NTLMHTTP
 
@@ -153,6 +154,7 @@ public final class ProxyRuntime: Sendable {
             if gateway.allowNTLMv1 { configuration.authentication.ntlmPolicy.responseMode = .ntlmv1 }
             configuration.requestTimeout = listener.limits.requestTimeout
             configuration.authentication.preemptiveScheme = .ntlm
+            gateway.credential.apply(to: &configuration.authentication)
             // Every client connection may hold an authenticated upstream connection; keeping
             // fewer idle ones than that means a fresh NTLM handshake for each one dropped.
             configuration.maximumIdleConnectionsPerKey = max(8, listener.limits.maxConnections)
@@ -169,8 +171,9 @@ public final class ProxyRuntime: Sendable {
             return BuiltMode(handler: mode, shutdown: [{ try? await client.shutdown() }])
 
         case .acceptor(let acceptor):
+            let kerberos = acceptor.kerberos.map { KerberosAcceptor(keytab: $0.keytab, principal: $0.principal) }
             let settings = AcceptorSession.Settings(
-                policy: acceptor.acceptorPolicy, users: acceptor.users,
+                policy: acceptor.acceptorPolicy, verifier: acceptor.users, kerberos: kerberos,
                 allowBasic: acceptor.offersBasic(listenerHasTLS: listener.tls != nil))
             var shutdown: [@Sendable () async -> Void] = []
             var forwarder: Forwarder? = nil
