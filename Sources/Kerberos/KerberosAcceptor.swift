@@ -126,7 +126,9 @@ public final class KerberosAcceptor: Sendable {
         do throws(KerberosError) {
             let library = try self.library.get()
             let handle = try await acceptorCredential(library: library)
-            return .success(principal ?? (handle.principal == "?" ? "any principal in \(keytab ?? "the default keytab")" : handle.principal))
+            if let principal { return .success(principal) }
+            let first = handle.principal == "?" ? "" : ", the first is \(handle.principal)"
+            return .success("any principal in \(keytab ?? "the default keytab")\(first)")
         } catch {
             return .failure(error)
         }

@@ -246,7 +246,7 @@ public final class KerberosCredential: Sendable, Hashable, CustomStringConvertib
     /// the KDC, which for a wrong password is a failed logon: pass `contactKDC: false` to only
     /// describe it then.
     public func report(contactKDC: Bool) async -> KerberosCredentialReport {
-        if case .password = source, !contactKDC {
+        if case .password = source, !contactKDC, state.withLockedValue({ $0.handle == nil && $0.acquisitionFailure == nil }) {
             return KerberosCredentialReport(source: source, principal: principal, remainingLifetime: nil, error: nil, checked: false)
         }
         do throws(KerberosError) {

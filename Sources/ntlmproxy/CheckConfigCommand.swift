@@ -4,7 +4,7 @@ import NTLMProxyCore
 /// `ntlmproxy check-config FILE`: validates a configuration file and prints what it
 /// understood, secrets redacted. Exit status 0 when valid; otherwise the error
 /// (`file:line: key.path: message`) goes to stderr and the status is 1.
-struct CheckConfigCommand: ParsableCommand {
+struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
         abstract: "Validate a configuration file and print what it understood (secrets redacted)."
@@ -22,7 +22,7 @@ struct CheckConfigCommand: ParsableCommand {
         guard (file == nil) != (cntlmConfig == nil) else { throw ValidationError("give either FILE or --cntlm-config FILE") }
     }
 
-    func run() throws {
+    func run() async throws {
         LoggingSetup.bootstrap(level: globals.resolvedLogLevel())
         let configuration: ProxyConfiguration
         if let cntlmConfig {
@@ -36,5 +36,6 @@ struct CheckConfigCommand: ParsableCommand {
             }
         }
         print(configuration.renderSummary())
+        for line in await configuration.kerberosChecks() { print(line) }
     }
 }

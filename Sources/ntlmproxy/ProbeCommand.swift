@@ -69,10 +69,14 @@ struct ProbeCommand: AsyncParsableCommand {
         let credential = try CommandLineConfiguration.credential(
             userName: user, passwordFile: passwordFile, workstation: workstation, allowBasic: allowBasic, kerberos: kerberos.flags)
         var clientConfiguration = NTLMHTTPClient.Configuration()
+        clientConfiguration.authentication.kerberosCanonicalization = credential.authentication.spnCanonicalization
         if let trustRoots { clientConfiguration.useTrustRoots(pemFile: trustRoots) }
         let prober = Prober(
             url: url, parent: proxy, credential: credential.httpCredential,
-            options: ProbePlan.Options(allowBasic: allowBasic, allowNTLMv1: allowNtlmv1, maximumAttempts: maxAttempts),
+            options: ProbePlan.Options(
+                allowBasic: allowBasic, allowNTLMv1: allowNtlmv1, maximumAttempts: maxAttempts,
+                kerberos: credential.kerberos == nil ? .never : credential.authentication.mode.kerberosUse,
+                ntlmPossible: credential.httpCredential.canUseNTLM),
             timeout: .seconds(timeout), clientConfiguration: clientConfiguration)
         let report: ProbeReport
         do {

@@ -71,6 +71,9 @@ extension ProxyConfiguration {
             lines.append("backend: \(acceptor.backend.map { "\($0)" } ?? "none (built-in who-am-I page)")")
             lines.append("users: \(acceptor.users.count) from \(acceptor.usersFile), domain \(acceptor.domain)")
             lines.append("identity header: \(acceptor.identityHeader) (a client's own copy is stripped)")
+            if let kerberos = acceptor.kerberos {
+                lines.append("kerberos: \(kerberos) (Negotiate tickets; the header carries user@REALM)")
+            }
             let basic: String
             switch acceptor.basic {
             case .automatic: basic = listener.tls == nil ? "off (no TLS)" : "on (TLS)"
@@ -133,6 +136,32 @@ extension ProxyConfiguration {
         lines.append(
             "parent connections: connect timeout \(ConfigurationDuration.format(forward.connectTimeout)), "
                 + "\(forward.idleConnectionsPerParent) idle kept per parent and credential for \(ConfigurationDuration.format(forward.idleConnectionTimeout))")
+        return lines
+    }
+}
+
+extension ProxyConfiguration {
+    /// What `check-config` adds about Kerberos, by asking the Kerberos library: the library,
+    /// each credential's ticket source (a ticket cache is read; a client keytab gets a ticket
+    /// from the KDC; a password is never sent — it could count as a failed logon), each
+    /// acceptor's service keytab. Empty when nothing here uses Kerberos.
+    public func kerberosChecks() async -> [String] {
+        let users = credentials.compactMap { credential in credential.kerberos.map { (credential.name, $0) } }
+        let acceptors = listeners.compactMap { listener in listener.acceptor?.kerberos.map { (listener.name, $0) } }
+        guard !users.isEmpty || !acceptors.isEmpty else { return [] }
+        var lines = ["kerberos checks:"]
+        let availability = KerberosAvailability.current()
+        lines.append("  \(availability)")
+        guard availability.isAvailable else { return lines }
+        for (name, kerberos) in users {
+            lines.append("  credential \(name): \(await kerberos.report(contactKDC: false))")
+        }
+        for (name, settings) in acceptors {
+            switch await KerberosAcceptor(keytab: settings.keytab, principal: settings.principal).check() {
+            case .success(let principal): lines.append("  listener \(name): service keytab usable (\(principal))")
+            case .failure(let error): lines.append("  listener \(name): service keytab unusable — \(error)")
+            }
+        }
         return lines
     }
 }

@@ -1,3 +1,4 @@
+import Kerberos
 import NTLM
 import NTLMHTTP
 
@@ -14,13 +15,16 @@ public struct ProbeReport: Sendable {
     public var user: String
     public var findings: ProbeFindings
     public var plan: ProbePlan
+    /// Whether Kerberos can be used and with which credential (`nil`: not asked for).
+    public var kerberos: ProbeKerberosStatus?
 
-    public init(url: String, parent: String?, user: String, findings: ProbeFindings, plan: ProbePlan) {
+    public init(url: String, parent: String?, user: String, findings: ProbeFindings, plan: ProbePlan, kerberos: ProbeKerberosStatus? = nil) {
         self.url = url
         self.parent = parent
         self.user = user
         self.findings = findings
         self.plan = plan
+        self.kerberos = kerberos
     }
 
     /// The whole report, one line per element.
@@ -28,6 +32,10 @@ public struct ProbeReport: Sendable {
         var lines: [String] = []
         let who = parent.map { "parent proxy \($0)" } ?? "origin of \(url)"
         lines.append("probing the \(who) as \(user)")
+        if let kerberos {
+            lines.append("  kerberos: \(kerberos.availability)")
+            if let credential = kerberos.credential { lines.append("  kerberos credential: \(credential)") }
+        }
         let offered = findings.challenges.map { $0.token68 == nil ? $0.headerValue : $0.scheme }
         lines.append("  unauthenticated request: status \(findings.status), offers \(offered.isEmpty ? "nothing" : offered.joined(separator: ", "))")
         if let challenge = findings.ntlmChallenge {
@@ -90,8 +98,17 @@ public struct ProbeReport: Sendable {
             "credentials:",
             "  \(credential):",
             "    user: \(user)",
-            "    password-env: NTLMPROXY_PASSWORD",
         ]
+        switch (attempt.kerberos, kerberos?.source) {
+        case (true, .keytab(let path)?):
+            lines += ["    auth: kerberos", "    kerberos: {keytab: \(path)}"]
+        case (true, .ticketCache(let cache)?):
+            lines += ["    auth: kerberos", "    kerberos: {ticket-cache: \(cache ?? "default")}"]
+        case (true, _):
+            lines += ["    password-env: NTLMPROXY_PASSWORD", "    auth: auto            # Kerberos when a ticket can be had, else NTLM"]
+        default:
+            lines.append("    password-env: NTLMPROXY_PASSWORD")
+        }
         if attempt.scheme == .basic { lines.append("    allow-basic: true") }
         lines.append("listeners:")
         let quotedUser = "'\(user)'"
@@ -106,10 +123,11 @@ public struct ProbeReport: Sendable {
                 "      - address: \(parent)",
                 "        scheme: \(scheme)",
             ]
-            if attempt.scheme != .basic, attempt.variant != .v2 { lines.append("    ntlm: \(attempt.variant.configurationName)") }
+            if attempt.scheme != .basic, !attempt.kerberos, attempt.variant != .v2 { lines.append("    ntlm: \(attempt.variant.configurationName)") }
             lines.append("")
             var command = "# or: ntlmproxy forward --parent \(parent) --user \(quotedUser) --scheme \(scheme)"
-            if attempt.scheme != .basic, attempt.variant != .v2 { command += " --ntlmv1" }
+            if attempt.scheme != .basic, !attempt.kerberos, attempt.variant != .v2 { command += " --ntlmv1" }
+            if attempt.kerberos { command += kerberosFlags }
             lines.append(command)
             lines.append("")
             lines += cntlmLines(for: attempt, parent: parent, user: name, domain: domain)
@@ -123,19 +141,30 @@ public struct ProbeReport: Sendable {
             ]
             if attempt.scheme == .basic {
                 lines += ["    auth:", "      allow-basic: true"]
-            } else if attempt.variant != .v2 {
+            } else if !attempt.kerberos, attempt.variant != .v2 {
                 lines += ["    auth:", "      ntlmv1: true"]
             }
             lines.append("")
             var command = "# or: ntlmproxy gateway --backend \(Self.origin(of: url)) --user \(quotedUser)"
             if attempt.scheme == .basic { command += " --allow-basic" }
+            if attempt.kerberos { command += kerberosFlags }
             lines.append(command)
         }
         return lines
     }
 
+    /// The command-line flags of the Kerberos source that worked.
+    var kerberosFlags: String {
+        switch kerberos?.source {
+        case .keytab(let path)?: return " --keytab \(path)"
+        case .ticketCache(let cache)?: return " --ticket-cache \(cache ?? "default")"
+        default: return ""
+        }
+    }
+
     func cntlmLines(for attempt: ProbeAttempt, parent: String, user: String, domain: String) -> [String] {
         guard attempt.scheme != .basic else { return ["# cntlm cannot answer Basic; no cntlm.conf equivalent"] }
+        guard !attempt.kerberos else { return ["# cntlm 0.92 cannot do Kerberos; no cntlm.conf equivalent"] }
         var lines = ["# cntlm.conf"]
         if attempt.scheme == .negotiate {
             lines.append("# (cntlm speaks raw NTLM only; this parent offered it through Negotiate)")
@@ -157,5 +186,23 @@ public struct ProbeReport: Sendable {
         let rest = url[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
         return String(url[..<schemeEnd.upperBound]) + rest[..<authorityEnd] + "/"
+    }
+}
+
+/// What the probe found out about Kerberos before trying it: the library, and the
+/// credential it would use (principal, source, ticket lifetime when a cache or keytab was
+/// read).
+public struct ProbeKerberosStatus: Sendable {
+    /// `Kerberos available (...)`, or why not.
+    public var availability: String
+    /// The credential's report; `nil` when the credential has no Kerberos side.
+    public var credential: String?
+    /// Where its tickets come from.
+    public var source: KerberosCredentialSource?
+
+    public init(availability: String, credential: String?, source: KerberosCredentialSource?) {
+        self.availability = availability
+        self.credential = credential
+        self.source = source
     }
 }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Kerberos
 import NTLM
 import NTLMHTTP
 
@@ -61,7 +62,19 @@ public struct Prober: Sendable {
             logger.debug("probe attempt", metadata: ["attempt": "\(attempt)"])
             plan.record(attempt, await run(attempt, eventLoopGroup: eventLoopGroup, logger: logger))
         }
-        return ProbeReport(url: url, parent: parent?.description, user: credential.qualifiedUser, findings: findings, plan: plan)
+        return ProbeReport(url: url, parent: parent?.description, user: credential.qualifiedUser, findings: findings, plan: plan, kerberos: await kerberosStatus())
+    }
+
+    /// The Kerberos line of the report: the library, and the credential (a ticket cache or
+    /// keytab is read; a password was tried by the Kerberos attempt, if any).
+    func kerberosStatus() async -> ProbeKerberosStatus? {
+        guard options.kerberos != .never || credential.kerberos != nil else { return nil }
+        let availability = KerberosAvailability.current()
+        guard let kerberos = credential.kerberos else {
+            return ProbeKerberosStatus(availability: "\(availability)", credential: "none (the credential has no password, keytab or ticket cache for Kerberos)", source: nil)
+        }
+        let report = await kerberos.report(contactKDC: false)
+        return ProbeKerberosStatus(availability: "\(availability)", credential: "\(report)", source: kerberos.source)
     }
 
     /// Steps 1 and 2: no credential is sent.
