@@ -1,4 +1,5 @@
 import NTLM
+import NTLMTestSupport
 import NTLMHTTP
 import Testing
 @testable import Kerberos
@@ -61,5 +62,37 @@ struct AcceptorSessionKerberosTests {
         #expect(identity.qualifiedName == "alice@CORP.EXAMPLE.COM")
         #expect(identity.mechanism == "Kerberos")
         #expect(AcceptorSession.Identity(user: "alice", domain: "CORP", scheme: "NTLM").qualifiedName == "CORP\\alice")
+    }
+}
+
+/// Users in many groups carry big Kerberos tickets: an `Authorization` of up to 64 KiB must
+/// reach the acceptor (not a 431), a larger one is refused cleanly, and the listener serves on.
+@Suite("Acceptor mode: large Negotiate tokens")
+struct AcceptorLargeTokenTests {
+    /// A Kerberos-first NegTokenInit (NTLM listed too) whose AP-REQ is `size` bytes.
+    static func token(apReqSize size: Int) throws -> String {
+        var apReq: [UInt8] = [0x60, 0x82, UInt8((size - 4) >> 8), UInt8((size - 4) & 0xFF), 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x12, 0x01, 0x02, 0x02]
+        apReq += [UInt8](repeating: 0x41, count: size - apReq.count)
+        let initial = NegTokenInit(mechTypes: [SPNEGOMechanism.kerberos5.oid, SPNEGOMechanism.ntlm.oid], mechToken: apReq)
+        return "Negotiate " + Base64.encode(try SPNEGOToken.initial(initial).serialize())
+    }
+
+    @Test func a64KiBTokenIsTakenAndALargerOneRefusedWithoutHarm() async throws {
+        let (server, _) = try await AcceptorModeTests.start()
+        defer { Task { await server.stop() } }
+        // Windows' MaxTokenSize: 48,000 bytes, 64,000 characters of base64 in the header.
+        let big = try Self.token(apReqSize: 47_900)
+        #expect(big.utf8.count > 63_000 && big.utf8.count <= 64 * 1024)
+        let connection = try await RawHTTPConnection.connect(port: server.port)
+        let answer = try await connection.request(headers: [("Authorization", big), ("Cookie", String(repeating: "c", count: 4000))])
+        // No keytab here: the Kerberos-first client is asked for NTLM inside SPNEGO.
+        #expect(answer.status == 401)
+        #expect(answer.headers("WWW-Authenticate").first?.hasPrefix("Negotiate ") == true)
+        // Past the acceptor's 64 KiB: a 400, and the listener goes on serving.
+        let huge = try Self.token(apReqSize: 60_000)
+        let refused = try await RawHTTPConnection.connect(port: server.port)
+        #expect(try await refused.request(headers: [("Authorization", huge)]).status == 400)
+        let next = try await RawHTTPConnection.connect(port: server.port)
+        #expect(try await next.request().status == 401)
     }
 }

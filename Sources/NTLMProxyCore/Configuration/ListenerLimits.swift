@@ -13,7 +13,9 @@ public struct ListenerLimits: Hashable, Sendable {
 
     public static let defaultMaxConnections = 1024
     public static let defaultIdleTimeout: Duration = .seconds(60)
-    public static let defaultMaxHeaderBytes = 64 * 1024
+    /// 128 KiB: a Kerberos ticket of a user in many groups is up to 64 KiB of base64 in
+    /// `Authorization` alone (Windows' MaxTokenSize 48,000 bytes), with the other fields on top.
+    public static let defaultMaxHeaderBytes = 128 * 1024
     public static let defaultRequestTimeout: Duration = .seconds(120)
 
     public init(

@@ -28,7 +28,7 @@ public struct ListenerOptions: Sendable {
     /// HTTP pipeline (see `TunnelCapablePipeline`); clients may half-close.
     public var allowsTunnels: Bool
 
-    public init(host: String = "127.0.0.1", port: Int, tls: NIOSSLContext? = nil, maximumHeaderBytes: Int = 64 * 1024, maximumConnections: Int = 10_000, idleTimeout: TimeAmount = .seconds(300), allowsTunnels: Bool = false) {
+    public init(host: String = "127.0.0.1", port: Int, tls: NIOSSLContext? = nil, maximumHeaderBytes: Int = ListenerLimits.defaultMaxHeaderBytes, maximumConnections: Int = 10_000, idleTimeout: TimeAmount = .seconds(300), allowsTunnels: Bool = false) {
         self.host = host
         self.port = port
         self.tls = tls
