@@ -62,8 +62,9 @@ public struct AcceptorSession: Sendable {
     /// Acceptor settings that do not change per connection.
     public struct Settings: Sendable {
         public var policy: NTLMAcceptorPolicy
-        /// Checks NTLM proofs and Basic passwords.
-        public var verifier: any AcceptorVerifier
+        /// Checks NTLM proofs and Basic passwords; `nil`: Kerberos only (NTLM and Basic are
+        /// neither offered nor accepted).
+        public var verifier: (any AcceptorVerifier)?
         /// Checks Kerberos tickets; `nil`: Kerberos clients are steered to NTLM.
         public var kerberos: KerberosAcceptor?
         /// Offer and accept Basic (only over TLS unless explicitly enabled).
@@ -73,7 +74,7 @@ public struct AcceptorSession: Sendable {
         /// many groups are large).
         public var maximumTokenBytes: Int
 
-        public init(policy: NTLMAcceptorPolicy, verifier: any AcceptorVerifier, kerberos: KerberosAcceptor? = nil, allowBasic: Bool, realm: String = "ntlmproxy", maximumTokenBytes: Int = 64 * 1024) {
+        public init(policy: NTLMAcceptorPolicy, verifier: (any AcceptorVerifier)?, kerberos: KerberosAcceptor? = nil, allowBasic: Bool, realm: String = "ntlmproxy", maximumTokenBytes: Int = 64 * 1024) {
             self.policy = policy
             self.verifier = verifier
             self.kerberos = kerberos
@@ -88,11 +89,18 @@ public struct AcceptorSession: Sendable {
         }
 
         /// The `WWW-Authenticate` values of a fresh 401: Negotiate first, then NTLM, then
-        /// Basic when allowed.
+        /// Basic when allowed (NTLM and Basic only with a verifier for them).
         public var offers: [String] {
+            guard verifier != nil else { return ["Negotiate"] }
             var values = ["Negotiate", "NTLM"]
             if allowBasic { values.append("Basic realm=\"\(AuthChallenge.escapeQuoted(realm))\", charset=\"UTF-8\"") }
             return values
+        }
+
+        /// The verifier, or the refusal when this acceptor takes Kerberos only.
+        func ntlmVerifier() throws(NTLMRejection) -> any AcceptorVerifier {
+            guard let verifier else { throw .accessDenied("this listener accepts Kerberos only (no users file or domain for NTLM)") }
+            return verifier
         }
     }
 
@@ -186,6 +194,7 @@ public struct AcceptorSession: Sendable {
         switch type {
         case NegotiateMessage.messageType:
             // A Type 1 always (re)starts the handshake, also on an authenticated connection.
+            if settings.verifier == nil { return kerberosOnlyRefusal() }
             var acceptor = NTLMAcceptor(policy: settings.policy)
             do {
                 let type2 = try acceptor.challenge(negotiate: token)
@@ -216,7 +225,7 @@ public struct AcceptorSession: Sendable {
                     throw error
                 }
                 recordAuthenticate(acceptor, scheme: scheme)
-                let verified = try await settings.verifier.verify(request)
+                let verified = try await settings.ntlmVerifier().verify(request)
                 let user = try acceptor.completeVerification(verified)
                 let identity = Identity(user: user.user, domain: user.domain, scheme: scheme)
                 events.append(.authenticated(identity, kind: "\(user.kind)"))
@@ -234,6 +243,15 @@ public struct AcceptorSession: Sendable {
     private mutating func recordAuthenticate(_ acceptor: NTLMAcceptor, scheme: String) {
         guard let type3 = acceptor.authenticateMessage else { return }
         events.append(.authenticateReceived(scheme: scheme, user: type3.user, domain: type3.domain, workstation: type3.workstation, flags: type3.flags, hasMIC: type3.mic != nil))
+    }
+
+    /// NTLM on a Kerberos-only acceptor: refused before any challenge (a 401 offering only
+    /// Negotiate).
+    private mutating func kerberosOnlyRefusal() -> Decision {
+        phase = .unauthenticated
+        let rejection = AcceptorRejection.ntlm(.accessDenied("this listener accepts Kerberos only"))
+        events.append(.rejected(rejection))
+        return .rejected(rejection, offers: settings.offers)
     }
 
     /// The decision for a refused NTLM logon: 400 for a malformed message, 503 when the
@@ -257,7 +275,7 @@ public struct AcceptorSession: Sendable {
                     phase = .spnego(acceptor)
                     return .challenge(["Negotiate \(Base64.encode(next))"])
                 case .verify(let request):
-                    let verified = try await settings.verifier.verify(request)
+                    let verified = try await settings.ntlmVerifier().verify(request)
                     let (user, finalToken) = try acceptor.completeVerification(verified)
                     let identity = Identity(user: user.user, domain: user.domain, scheme: "Negotiate")
                     events.append(.authenticated(identity, kind: "\(user.kind) in SPNEGO"))
@@ -273,6 +291,7 @@ public struct AcceptorSession: Sendable {
         if settings.kerberos != nil, let offer = SPNEGOKerberos.optimisticKerberosOffer(inToken: token) {
             return await handleKerberos(offer.apReq, offer: offer, channelBindings: channelBindings)
         }
+        if settings.verifier == nil { return kerberosOnlyRefusal() }
         var acceptor = SPNEGOAcceptor(ntlm: NTLMAcceptor(policy: settings.policy))
         do {
             let reply = try acceptor.challenge(token)
@@ -328,7 +347,7 @@ public struct AcceptorSession: Sendable {
     }
 
     private mutating func handleBasic(_ value: AuthorizationValue) async -> Decision {
-        guard settings.allowBasic else { return .challenge(settings.offers) }
+        guard settings.allowBasic, let verifier = settings.verifier else { return .challenge(settings.offers) }
         guard let decoded = try? value.decodedToken(), let colon = decoded.firstIndex(of: UInt8(ascii: ":")) else {
             return .badRequest("malformed Basic credentials")
         }
@@ -338,7 +357,7 @@ public struct AcceptorSession: Sendable {
         if domain.isEmpty { domain = settings.policy.defaultDomain ?? settings.policy.netbiosDomain }
         let verified: NTLMVerifiedUser
         do {
-            verified = try await settings.verifier.verifyPassword(user: user, domain: domain, password: password)
+            verified = try await verifier.verifyPassword(user: user, domain: domain, password: password)
         } catch {
             if case .verifierUnavailable(let why) = error { return .unavailable(why) }
             return .rejected(.ntlm(error), offers: settings.offers)
