@@ -193,7 +193,11 @@ public struct NTLMAcceptor: Sendable {
         let message = pending.message
         let flags = message.flags
         var exportedKey: [UInt8]? = nil
-        if let sessionBaseKey = verified.sessionBaseKey?.bytes {
+        // NTLMv1 with LM_KEY derives the key from the LM hash (MS-NLMP 3.4.5.1); a verifier
+        // that cannot provide it (a domain without LM hashes) leaves no key at all rather than
+        // a wrong one: no signing, and no MIC can be checked (NTLMv1 carries none anyway).
+        let lmKeyUnknown = pending.request.kind != .ntlmv2 && flags.contains(.lmKey) && verified.lmSessionKey == nil
+        if let sessionBaseKey = verified.sessionBaseKey?.bytes, !lmKeyUnknown {
             let keyExchangeKey: [UInt8]
             if pending.request.kind == .ntlmv2 {
                 keyExchangeKey = sessionBaseKey

@@ -59,3 +59,14 @@ extension NTLMSynchronousVerifier {
         try verifySynchronously(request)
     }
 }
+
+extension NTLMVerificationRequest {
+    /// The 8-byte challenge the NT response answers: the server challenge, except for NTLMv1
+    /// with extended session security, which answers MD5(ServerChallenge || ClientChallenge)
+    /// truncated to 8 bytes (MS-NLMP 3.3.1). For a verifier that takes a challenge as given,
+    /// such as Samba's winbindd.
+    public var effectiveChallenge: [UInt8] {
+        guard kind == .ntlmv1ExtendedSessionSecurity, lmChallengeResponse.count >= 8 else { return serverChallenge }
+        return Array(NTLMCrypto.md5(serverChallenge, Array(lmChallengeResponse.prefix(8))).prefix(8))
+    }
+}

@@ -15,3 +15,12 @@ public protocol AcceptorVerifier: NTLMVerifier {
 extension NTLMUserStore: AcceptorVerifier {
     public var verifierDescription: String { "\(count) local user\(count == 1 ? "" : "s")" }
 }
+
+extension NTLMAuthHelperPool: AcceptorVerifier {
+    public var verifierDescription: String {
+        let group = configuration.requireGroup.map { ", members of \($0) only" } ?? ""
+        // The helper itself, also when run through a wrapper such as /usr/bin/env.
+        let program = configuration.command.first { $0.hasSuffix("ntlm_auth") } ?? configuration.command.first ?? "ntlm_auth"
+        return "the domain through \(program) (at most \(configuration.helperLimit) helpers\(group))"
+    }
+}

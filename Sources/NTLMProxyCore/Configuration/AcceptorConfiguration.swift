@@ -14,10 +14,14 @@ public struct AcceptorConfiguration: Sendable {
         case disabled
     }
 
-    /// The users file as configured (resolved path).
+    /// The users file as configured (resolved path); empty when the domain (or Kerberos
+    /// alone) verifies instead.
     public var usersFile: String
     /// The accounts loaded from it.
     public var users: NTLMUserStore
+    /// Verify NTLM and Basic against the Windows/Samba domain through Samba's `ntlm_auth`
+    /// (winbind) instead of a users file.
+    public var domainHelper: NTLMAuthHelperConfiguration?
     /// Where verified requests go; `nil` serves the built-in who-am-I page.
     public var backend: BackendURL?
     /// The header carrying `DOMAIN\user` to the backend. Any copy sent by the client is
@@ -61,6 +65,10 @@ public struct AcceptorConfiguration: Sendable {
         case .disabled: return false
         }
     }
+
+    /// Where NTLM and Basic logons are checked: the users file, the domain, or nowhere (a
+    /// Kerberos-only listener).
+    public var verifiesNTLM: Bool { domainHelper != nil || !usersFile.isEmpty }
 
     /// The NTLM acceptor policy these settings describe.
     public var acceptorPolicy: NTLMAcceptorPolicy {

@@ -59,6 +59,15 @@ enum ConfigurationFiles {
         return nil
     }
 
+    /// Why `path` cannot be run, or `nil` when it is an executable file.
+    static func checkExecutable(_ path: String) -> Problem? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return Problem(errno: errno) }
+        if (info.st_mode & S_IFMT) == S_IFDIR { return .isDirectory }
+        guard access(path, X_OK) == 0 else { return Problem(errno: errno) }
+        return nil
+    }
+
     /// Whether users other than the owner may read the file (a secret file should be 0600).
     static func isReadableByOthers(_ path: String) -> Bool {
         var info = stat()

@@ -1,9 +1,10 @@
+import NIOCore
 import NTLM
 
 extension ConfigurationParser {
     static let commonListenerKeys = ["name", "listen", "mode", "tls", "limits"]
     static let gatewayKeys = ["backend", "credential", "tls-trust-roots", "channel-bindings", "auth"]
-    static let acceptorKeys = ["users-file", "backend", "identity-header", "domain", "allow-basic", "allow-ntlmv1", "pad-401-to", "kerberos"]
+    static let acceptorKeys = ["users-file", "backend", "identity-header", "domain", "allow-basic", "allow-ntlmv1", "pad-401-to", "kerberos", "winbind"]
     static let socks5Keys = ["via", "users"]
     static let tunnelKeys = ["via", "target"]
     static let supportedModes = ["gateway", "pass-through", "acceptor", "forward", "socks5", "tunnel"]
@@ -170,6 +171,38 @@ extension ConfigurationParser {
         return gateway
     }
 
+    /// `winbind: {helper, helpers, queue, timeout, require-group}` (or `winbind: true` for the
+    /// defaults).
+    mutating func parseWinbind(_ node: ConfigurationNode) throws(ConfigurationError) -> NTLMAuthHelperConfiguration {
+        var helper = NTLMAuthHelperConfiguration()
+        if let enabled = try? node.bool() {
+            guard enabled else { throw node.error("winbind: false means nothing; leave it out (or give users-file)") }
+            return helper
+        }
+        let map = try node.mapping()
+        try map.checkKeys(allowed: ["helper", "helpers", "queue", "timeout", "require-group"])
+        if let value = map["helper"] {
+            let command: [String]
+            if let list = try? value.sequence() {
+                var items: [String] = []
+                for item in list { items.append(try item.nonEmptyString()) }
+                command = items
+            } else {
+                command = [try value.nonEmptyString()]
+            }
+            guard let program = command.first, program.hasPrefix("/") else {
+                throw value.error("the helper is the absolute path of ntlm_auth, then its arguments (e.g. [/usr/bin/ntlm_auth, --configfile=/etc/samba/smb.conf])")
+            }
+            if let problem = ConfigurationFiles.checkExecutable(program) { throw value.error("helper \(program): \(problem)") }
+            helper.command = command
+        }
+        if let value = map["helpers"] { helper.maximumHelpers = try value.int(in: 1...256) }
+        if let value = map["queue"] { helper.queueLimit = try value.int(in: 0...100_000) }
+        if let value = map["timeout"] { helper.timeout = TimeAmount(try value.duration()) }
+        if let value = map["require-group"] { helper.requireGroup = try value.nonEmptyString() }
+        return helper
+    }
+
     mutating func parseAcceptor(_ map: ConfigurationMapping) throws(ConfigurationError) -> AcceptorConfiguration {
         var domain = AcceptorConfiguration.defaultDomain
         if let node = map["domain"] {
@@ -178,13 +211,23 @@ extension ConfigurationParser {
                 throw node.error("expected a NetBIOS domain name: at most 15 letters, digits, '-' or '_'")
             }
         }
-        let usersNode = try map.required("users-file", hint: "DOMAIN\\user:NTHASH lines")
-        let usersPath = try existingFile(usersNode, what: "users file")
-        let users = try UsersFile.load(path: usersPath, defaultDomain: domain)
-        warnIfShared(usersPath, node: usersNode, what: "users file")
-        if users.count == 0 { warnings.append(usersNode.warning("the users file \(usersPath) has no users: nobody can log in")) }
+        if map["users-file"] != nil, let winbind = map["winbind"] {
+            throw winbind.error("give either users-file or winbind (one place checks NTLM logons)")
+        }
+        guard map["users-file"] != nil || map["winbind"] != nil || map["kerberos"] != nil else {
+            throw map.owner.error("missing users-file (or winbind: for the domain, or kerberos: for Kerberos only)")
+        }
+        var usersPath = ""
+        var users = NTLMUserStore()
+        if let usersNode = map["users-file"] {
+            usersPath = try existingFile(usersNode, what: "users file")
+            users = try UsersFile.load(path: usersPath, defaultDomain: domain)
+            warnIfShared(usersPath, node: usersNode, what: "users file")
+            if users.count == 0 { warnings.append(usersNode.warning("the users file \(usersPath) has no users: nobody can log in")) }
+        }
 
         var acceptor = AcceptorConfiguration(usersFile: usersPath, users: users, domain: domain)
+        if let node = map["winbind"] { acceptor.domainHelper = try parseWinbind(node) }
         if let node = map["backend"] { acceptor.backend = try backend(node) }
         if let node = map["identity-header"] {
             let header = try node.nonEmptyString()

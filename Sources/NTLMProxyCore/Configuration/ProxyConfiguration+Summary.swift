@@ -69,7 +69,14 @@ extension ProxyConfiguration {
             lines.append(passThrough.pad401To > 0 ? "401 bodies padded to \(passThrough.pad401To) bytes" : "no 401 padding")
         case .acceptor(let acceptor):
             lines.append("backend: \(acceptor.backend.map { "\($0)" } ?? "none (built-in who-am-I page)")")
-            lines.append("users: \(acceptor.users.count) from \(acceptor.usersFile), domain \(acceptor.domain)")
+            if let helper = acceptor.domainHelper {
+                let group = helper.requireGroup.map { ", members of \($0) only" } ?? ""
+                lines.append("users: the domain through \(helper.arguments.joined(separator: " ")) (at most \(helper.helperLimit) helpers, \(helper.waitingLimit) waiting, \(ConfigurationDuration.format(Duration(helper.requestTimeout))) per logon\(group)), domain \(acceptor.domain)")
+            } else if acceptor.usersFile.isEmpty {
+                lines.append("users: none (Kerberos only: NTLM and Basic are not offered)")
+            } else {
+                lines.append("users: \(acceptor.users.count) from \(acceptor.usersFile), domain \(acceptor.domain)")
+            }
             lines.append("identity header: \(acceptor.identityHeader) (a client's own copy is stripped)")
             if let kerberos = acceptor.kerberos {
                 lines.append("kerberos: \(kerberos) (Negotiate tickets; the header carries user@REALM)")

@@ -172,10 +172,39 @@ public final class ProxyRuntime: Sendable {
 
         case .acceptor(let acceptor):
             let kerberos = acceptor.kerberos.map { KerberosAcceptor(keytab: $0.keytab, principal: $0.principal) }
-            let settings = AcceptorSession.Settings(
-                policy: acceptor.acceptorPolicy, verifier: acceptor.users, kerberos: kerberos,
-                allowBasic: acceptor.offersBasic(listenerHasTLS: listener.tls != nil))
             var shutdown: [@Sendable () async -> Void] = []
+            var background: [@Sendable () async -> Void] = []
+            let verifier: (any AcceptorVerifier)?
+            if let helper = acceptor.domainHelper {
+                let pool = NTLMAuthHelperPool(configuration: helper, eventLoopGroup: group, logger: logger)
+                shutdown.append { await pool.shutdown() }
+                // A helper that cannot start is reported at once (the listener still serves:
+                // Kerberos may work, and helpers are started again on demand).
+                background.append {
+                    do {
+                        try await pool.start()
+                        logger.notice("domain logons checked by \(pool.verifierDescription)")
+                    } catch {
+                        logger.error("the domain helper does not work: \(error)")
+                    }
+                }
+                verifier = pool
+            } else if !acceptor.usersFile.isEmpty {
+                verifier = acceptor.users
+            } else {
+                verifier = nil
+            }
+            if let kerberos {
+                background.append {
+                    switch await kerberos.check() {
+                    case .success(let principal): logger.notice("Kerberos tickets checked with the service keytab (\(principal))")
+                    case .failure(let error): logger.error("Kerberos cannot be accepted: \(error)")
+                    }
+                }
+            }
+            let settings = AcceptorSession.Settings(
+                policy: acceptor.acceptorPolicy, verifier: verifier, kerberos: kerberos,
+                allowBasic: acceptor.offersBasic(listenerHasTLS: listener.tls != nil))
             var forwarder: Forwarder? = nil
             if let backend = acceptor.backend {
                 var configuration = NTLMHTTPClient.Configuration()
@@ -185,7 +214,7 @@ public final class ProxyRuntime: Sendable {
                 forwarder = Forwarder(client: made, backend: backend, credential: nil)
             }
             let mode = AcceptorMode(settings: settings, forwarder: forwarder, identityHeader: acceptor.identityHeader, padUnauthorizedTo: acceptor.pad401To)
-            return BuiltMode(handler: mode, shutdown: shutdown)
+            return BuiltMode(handler: mode, shutdown: shutdown, background: background)
 
         case .forward(let forward):
             var built = BuiltMode(allowsTunnels: true)
