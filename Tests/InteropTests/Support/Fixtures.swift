@@ -50,7 +50,10 @@ struct EchoBackendFixture: Sendable {
 /// - `counting`: a second Apache used only by the `.serialized` counting suite, so its
 ///   failed-logons/handshakes counters see nothing but that suite's traffic;
 /// - `pt-counting`: the same for the pass-through isolation suite;
-/// - an echo backend for the acceptor tests.
+/// - an echo backend for the acceptor tests;
+/// - `kerberos` and `kerberos-web`: the shared KDC (realm NTLMTEST.TEST) and the Apache
+///   Kerberos origins and parent using it; `kerberos-private-N/{kdc,web}`: a pair of a test's
+///   own (`privateKerberos()`), which it may take down.
 ///
 /// They are stopped by an `atexit` handler; a detached watcher process also stops them (and
 /// removes the folder) if the test process dies without running its exit handlers.
@@ -62,6 +65,9 @@ actor Fixtures {
     private var passThroughCountingTask: Task<ApacheFixture, Error>?
     private var squidTask: Task<SquidFixture, Error>?
     private var echoTask: Task<EchoBackendFixture, Error>?
+    private var kdcTask: Task<KDCFixture, Error>?
+    private var kerberosTask: Task<KerberosApacheFixture, Error>?
+    private var privateKerberosCount = 0
 
     struct FixtureFailure: Error, CustomStringConvertible {
         var what: String
@@ -79,10 +85,19 @@ actor Fixtures {
         let root = made ?? "/tmp/ntlmproxy-interop.\(getpid())"
         try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let keep = Interop.environment["NTLMPROXY_INTEROP_KEEP"] == "1"
-        let stops: [(String, String)] = [("apache-origin", root + "/main"), ("squid-origin", root + "/main-squid"), ("apache-origin", root + "/counting"), ("apache-origin", root + "/pt-counting")]
+        let stops: [(String, String)] = [
+            ("apache-origin", root + "/main"), ("squid-origin", root + "/main-squid"), ("apache-origin", root + "/counting"),
+            ("apache-origin", root + "/pt-counting"), ("apache-kerberos", root + "/kerberos-web"), ("kdc", root + "/kerberos"),
+        ]
         Cleanup.register {
-            // Stop them all in parallel (squid alone takes ~2 s to exit).
-            stopInParallel(stops)
+            // Stop them all in parallel (squid alone takes ~2 s to exit), with the private
+            // Kerberos pairs a test did not stop itself.
+            var privates: [(String, String)] = []
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where name.hasPrefix("kerberos-private-") {
+                let dir = root + "/" + name
+                privates += [("apache-kerberos", dir + "/web"), ("kdc", dir + "/kdc")]
+            }
+            stopInParallel(stops + privates)
             let echoPid = root + "/echo/pid"
             if let text = try? String(contentsOfFile: echoPid, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 kill(pid, SIGTERM)
@@ -99,6 +114,9 @@ actor Fixtures {
     /// handlers.
     private nonisolated static func startWatcher(root: String, stops: [(String, String)], keep: Bool) {
         var extra = "[ -s \(shellQuote(root + "/echo/pid")) ] && kill $(cat \(shellQuote(root + "/echo/pid"))) 2>/dev/null; "
+        extra += "for d in \(shellQuote(root))/kerberos-private-*; do [ -d \"$d\" ] || continue; "
+            + "\(shellQuote(Interop.script("apache-kerberos"))) stop \"$d/web\" >/dev/null 2>&1; "
+            + "\(shellQuote(Interop.script("kdc"))) stop \"$d/kdc\" >/dev/null 2>&1; done; "
         if !keep { extra += "rm -rf \(shellQuote(root))" }
         spawnWatcher(stops: stops, then: extra)
     }
@@ -180,6 +198,61 @@ actor Fixtures {
         return try await Self.startOrSkip(echoTask!)
     }
 
+    /// The shared KDC (realm NTLMTEST.TEST). Its start also points this test process's
+    /// `KRB5_CONFIG` at it, for the in-process Kerberos tests (see `useForThisProcess`).
+    func kdc() async throws -> KDCFixture {
+        try await Interop.needKerberosPeers()
+        if kdcTask == nil {
+            kdcTask = Task {
+                let kdc = try await Self.startKDC(dir: Self.root + "/kerberos")
+                Self.useForThisProcess(kdc)
+                return kdc
+            }
+        }
+        return try await Self.startOrSkip(kdcTask!)
+    }
+
+    /// The shared Apache Kerberos origins and parent, accepting the shared KDC's tickets.
+    func kerberos() async throws -> KerberosApacheFixture {
+        let kdc = try await kdc()
+        if kerberosTask == nil {
+            kerberosTask = Task { try await Self.startKerberosApache(dir: Self.root + "/kerberos-web", kdc: kdc) }
+        }
+        return try await Self.startOrSkip(kerberosTask!)
+    }
+
+    /// A KDC + Apache pair of the caller's own (a database of its own: the same realm, names
+    /// and passwords, other keys), which it may stop; `PrivateKerberos.use` stops both. Not
+    /// this process's `KRB5_CONFIG`: for the CLI and other children, given `kdc.environment`.
+    func privateKerberos() async throws -> PrivateKerberos {
+        try await Interop.needKerberosPeers()
+        privateKerberosCount += 1
+        let dir = Self.root + "/kerberos-private-\(privateKerberosCount)"
+        let task = Task {
+            let kdc = try await Self.startKDC(dir: dir + "/kdc")
+            do {
+                return PrivateKerberos(apache: try await Self.startKerberosApache(dir: dir + "/web", kdc: kdc))
+            } catch {
+                try? await kdc.stop()
+                throw error
+            }
+        }
+        return try await Self.startOrSkip(task)
+    }
+
+    /// MIT Kerberos takes its configuration file from `KRB5_CONFIG` in the environment (else
+    /// /etc/krb5.conf), read whenever it makes a krb5 context; GSSAPI makes those itself and
+    /// has no call that names a configuration file. The in-process tests (`NTLMHTTPClient`
+    /// with a Kerberos credential) therefore need it in this very process: set once, here,
+    /// when the shared KDC is up and before any of them can ask for a ticket (they all get
+    /// the KDC from `kdc()` first). scripts/test exports `KRB5_CONFIG=/dev/null` beforehand,
+    /// so this only replaces the value of an existing variable (glibc then swaps one pointer
+    /// in place; adding one could move `environ` under a thread reading it). Children never
+    /// inherit it (`Subprocess.childEnvironment`).
+    private static func useForThisProcess(_ kdc: KDCFixture) {
+        setenv("KRB5_CONFIG", kdc.krb5Config, 1)
+    }
+
     /// A start failure fails the test when interop is required, and skips it otherwise (the
     /// peers are installed but cannot run here, e.g. without the rights they need).
     static func startOrSkip<T: Sendable>(_ task: Task<T, Error>) async throws -> T {
@@ -227,6 +300,24 @@ actor Fixtures {
         return EchoBackendFixture(port: port)
     }
 
+    private static func startKDC(dir: String) async throws -> KDCFixture {
+        let ports = try await startScript("kdc", dir, keys: ["KDC_PORT"])
+        return KDCFixture(dir: dir, port: ports["KDC_PORT"] ?? 0)
+    }
+
+    private static func startKerberosApache(dir: String, kdc: KDCFixture) async throws -> KerberosApacheFixture {
+        let result = try await Subprocess.run([Interop.script("apache-kerberos"), "start", dir, kdc.dir], timeout: 90)
+        guard result.status == 0 else { throw FixtureFailure(what: "apache-kerberos start \(dir) \(kdc.dir)", result: result) }
+        let ports = readPorts(dir)
+        let keys = ["KRB_ORIGIN_PORT", "KRB_BOTH_PORT", "KRB_PARENT_PORT", "KRB_BACKEND_PORT"]
+        guard keys.allSatisfy({ ports[$0] != nil }) else {
+            throw FixtureFailure(what: "apache-kerberos (no \(keys) in \(dir)/ports.env)", result: result)
+        }
+        return KerberosApacheFixture(
+            dir: dir, kdc: kdc, originPort: ports["KRB_ORIGIN_PORT"] ?? 0, bothPort: ports["KRB_BOTH_PORT"] ?? 0,
+            parentPort: ports["KRB_PARENT_PORT"] ?? 0, backendPort: ports["KRB_BACKEND_PORT"] ?? 0)
+    }
+
     private static func readPorts(_ dir: String) -> [String: Int] {
         let text = (try? String(contentsOfFile: dir + "/ports.env", encoding: .utf8)) ?? ""
         var ports: [String: Int] = [:]
@@ -239,10 +330,10 @@ actor Fixtures {
         return ports
     }
 
-    static func counter(_ script: String, _ name: String, _ dir: String) async throws -> Int {
-        let result = try await Subprocess.run([Interop.script(script), name, dir], timeout: 30)
+    static func counter(_ script: String, _ name: String, _ dir: String, _ extra: [String] = []) async throws -> Int {
+        let result = try await Subprocess.run([Interop.script(script), name, dir] + extra, timeout: 30)
         guard result.status == 0, let value = Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw FixtureFailure(what: "\(script) \(name) \(dir)", result: result)
+            throw FixtureFailure(what: "\(script) \(name) \(dir) \(extra.joined(separator: " "))", result: result)
         }
         return value
     }

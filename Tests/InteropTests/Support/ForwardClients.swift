@@ -14,15 +14,16 @@ struct ForwardCLI: Sendable {
     var proxyURL: String { "http://127.0.0.1:\(port)" }
 
     /// `ntlmproxy forward --parent P... [--user U] EXTRA --log-level info --listen 127.0.0.1:PORT`,
-    /// the password in `NTLMPROXY_PASSWORD` (never on the command line).
+    /// the password in `NTLMPROXY_PASSWORD` (never on the command line), plus `environment`
+    /// (e.g. `KRB5_CONFIG` for Kerberos).
     static func start(parents: [String], user: String? = Users.alice, password: String? = Users.alicePassword,
-                      extra: [String] = [], name: String = "forward-cli") async throws -> ForwardCLI {
+                      extra: [String] = [], environment extraEnvironment: [String: String] = [:], name: String = "forward-cli") async throws -> ForwardCLI {
         try Interop.needBinary()
         var arguments = ["forward"]
         for parent in parents { arguments += ["--parent", parent] }
         if let user { arguments += ["--user", user] }
         arguments += extra + ["--log-level", "info"]
-        var environment: [String: String] = [:]
+        var environment = extraEnvironment
         if let password { environment["NTLMPROXY_PASSWORD"] = password }
         let cli = try await CLIProcess.start(arguments, environment: environment, name: name)
         return ForwardCLI(process: cli.process, port: cli.port)

@@ -124,6 +124,32 @@ enum Interop {
         try need(why == nil, why ?? "")
     }
 
+    /// MIT Kerberos (krb5-kdc, krb5-admin-server, krb5-user) for scripts/interop/kdc, and the
+    /// kdc and apache-kerberos scripts, besides everything `needPeers` wants.
+    static func needKerberosPeers() async throws {
+        try await needPeers()
+        let why = await offload {
+            checks.cached("kerberos") {
+                for name in ["kdc", "apache-kerberos"] {
+                    if !FileManager.default.isExecutableFile(atPath: script(name)) { return "no \(script(name))" }
+                }
+                for tool in kerberosTools where tool.value == nil {
+                    return "no \(tool.key) in /usr/sbin or /usr/bin (krb5-kdc, krb5-admin-server, krb5-user: run scripts/interop/install-peers)"
+                }
+                return nil
+            }
+        }
+        try need(why == nil, why ?? "")
+    }
+
+    /// The MIT tools the KDC fixture runs, found in /usr/sbin or /usr/bin (nil: missing).
+    static let kerberosTools: [String: String?] = Dictionary(uniqueKeysWithValues: ["krb5kdc", "kdb5_util", "kadmin.local", "kinit"].map { name in
+        (name, ["/usr/sbin/", "/usr/bin/"].map { $0 + name }.first { FileManager.default.isExecutableFile(atPath: $0) })
+    })
+
+    /// MIT's kinit (the fixtures fill ticket caches with it).
+    static var kinit: String { (kerberosTools["kinit"] ?? nil) ?? "/usr/bin/kinit" }
+
     /// The `ntlmproxy` CLI binary.
     static func needBinary() throws {
         try need(FileManager.default.isExecutableFile(atPath: binary), "no ntlmproxy binary at \(binary) (swift build, or set NTLMPROXY_BINARY)")

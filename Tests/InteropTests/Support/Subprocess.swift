@@ -173,10 +173,16 @@ enum Subprocess {
     }
 
     /// The environment children get: ours without proxy settings (which would reroute curl and
-    /// requests) and without curl/requests CA overrides.
+    /// requests), without curl/requests CA overrides, and without Kerberos settings: our own
+    /// `KRB5_CONFIG` names the shared test KDC (`Fixtures.kdc`), and a child that inherited it
+    /// (or a ticket cache, a keytab) would find a realm where an NTLM test expects none. The
+    /// Kerberos tests pass what their child needs in `extra`.
     static func childEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         for key in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE"] {
+            env[key] = nil
+        }
+        for key in ["KRB5_CONFIG", "KRB5CCNAME", "KRB5_KTNAME", "KRB5_CLIENT_KTNAME", "KRB5RCACHEDIR", "KRB5_TRACE"] {
             env[key] = nil
         }
         env["PYTHONDONTWRITEBYTECODE"] = "1"
