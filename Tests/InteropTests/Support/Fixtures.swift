@@ -68,6 +68,7 @@ actor Fixtures {
     private var kdcTask: Task<KDCFixture, Error>?
     private var kerberosTask: Task<KerberosApacheFixture, Error>?
     private var privateKerberosCount = 0
+    private var domainTask: Task<SambaDomainFixture, Error>?
 
     struct FixtureFailure: Error, CustomStringConvertible {
         var what: String
@@ -88,6 +89,7 @@ actor Fixtures {
         let stops: [(String, String)] = [
             ("apache-origin", root + "/main"), ("squid-origin", root + "/main-squid"), ("apache-origin", root + "/counting"),
             ("apache-origin", root + "/pt-counting"), ("apache-kerberos", root + "/kerberos-web"), ("kdc", root + "/kerberos"),
+            ("samba-domain", root + "/domain"),
         ]
         Cleanup.register {
             // Stop them all in parallel (squid alone takes ~2 s to exit), with the private
@@ -251,6 +253,31 @@ actor Fixtures {
     /// inherit it (`Subprocess.childEnvironment`).
     private static func useForThisProcess(_ kdc: KDCFixture) {
         setenv("KRB5_CONFIG", kdc.krb5Config, 1)
+    }
+
+    /// The private winbindd domain (scripts/interop/samba-domain) the acceptor's domain tests
+    /// verify against; only the `.serialized` domain suite uses it, so its counters see
+    /// nothing else.
+    func sambaDomain() async throws -> SambaDomainFixture {
+        try await Interop.needPeers()
+        if domainTask == nil {
+            domainTask = Task {
+                let dir = Self.root + "/domain"
+                let result = try await Subprocess.run([Interop.script("samba-domain"), "start", dir], timeout: 90)
+                guard result.status == 0 else { throw FixtureFailure(what: "samba-domain start \(dir)", result: result) }
+                let printed = try await Subprocess.run([Interop.script("samba-domain"), "env", dir], timeout: 30)
+                guard printed.status == 0 else { throw FixtureFailure(what: "samba-domain env \(dir)", result: printed) }
+                var environment: [String: String] = [:]
+                var configFile = ""
+                for line in printed.stdout.split(separator: "\n") {
+                    let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard parts.count == 2 else { continue }
+                    if parts[0] == "NTLM_AUTH_CONFIGFILE_ARG" { configFile = parts[1] } else { environment[parts[0]] = parts[1] }
+                }
+                return SambaDomainFixture(dir: dir, helperEnvironment: environment, configFileArgument: configFile)
+            }
+        }
+        return try await Self.startOrSkip(domainTask!)
     }
 
     /// A start failure fails the test when interop is required, and skips it otherwise (the
