@@ -14,6 +14,10 @@ let package = Package(
             name: "FuzzNTLMMessages",
             dependencies: [.product(name: "NTLM", package: "ntlmproxy")]
         ),
+        .executableTarget(
+            name: "FuzzHelperAnswers",
+            dependencies: [.product(name: "NTLMProxyCore", package: "ntlmproxy")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -125,7 +125,7 @@ struct ConfigurationLoaderTests {
         let listener = configuration.listeners[0]
         #expect(listener.address.host == "127.0.0.1")
         #expect(listener.address.isLoopback)
-        #expect(listener.limits.maxHeaderBytes == 64 * 1024)
+        #expect(listener.limits.maxHeaderBytes == 128 * 1024)
         let acceptor = try #require(listener.acceptor)
         #expect(acceptor.backend == nil)
         #expect(acceptor.identityHeader == "X-Remote-User")

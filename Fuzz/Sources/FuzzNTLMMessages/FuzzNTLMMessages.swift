@@ -11,6 +11,10 @@ public func fuzzNTLMMessages(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     _ = try? AuthenticateMessage(bytes: bytes)
     _ = try? TargetInfo(bytes: bytes)
     _ = try? SPNEGOToken(derEncoded: bytes)
+    // Kerberos inside SPNEGO: a server's answer, a browser's offer, a bare krb5 token.
+    _ = try? SPNEGOKerberos.serverReply(bytes)
+    _ = SPNEGOKerberos.optimisticKerberosOffer(inToken: bytes)
+    _ = SPNEGOKerberos.isKerberos5InitialContextToken(bytes)
 
     // Round trip: whatever parses must serialize and parse again.
     if let challenge = try? ChallengeMessage(bytes: bytes) {
