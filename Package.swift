@@ -87,7 +87,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NTLMTests",
-            dependencies: ["NTLM"]
+            dependencies: ["NTLM", "NTLMTestSupport"]
         ),
         .testTarget(
             name: "KerberosTests",

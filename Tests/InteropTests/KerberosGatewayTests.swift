@@ -101,18 +101,3 @@ struct KerberosGatewayTests {
         #expect(!output.contains(Users.alicePassword))
     }
 }
-
-extension CLIProcess {
-    /// Runs `body`, then stops the process whatever happens. The process log is part of the
-    /// error when `body` throws.
-    func use<T>(_ body: (CLIProcess) async throws -> T) async throws -> T {
-        do {
-            let value = try await body(self)
-            await process.stop()
-            return value
-        } catch {
-            await process.stop()
-            throw ForwardCLI.ForwardFailure(error: error, log: process.log)
-        }
-    }
-}

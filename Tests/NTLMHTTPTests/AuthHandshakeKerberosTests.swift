@@ -34,28 +34,15 @@ struct AuthHandshakeKerberosTests {
         AuthHandshake(target: target, credential: credential, policy: .init(kerberos: kerberos), targetName: "HTTP/web.corp.example", kerberosService: service)
     }
 
-    func leg(_ action: AuthHandshake.Action) throws -> (value: String, withBody: Bool) {
-        switch action {
-        case .send(let value?, let withBody), .reconnect(let value?, let withBody): return (value, withBody)
-        default:
-            Issue.record("expected a leg with credentials, got \(action)")
-            throw CancellationError()
-        }
-    }
-
-    func token(_ value: String) throws -> [UInt8] {
-        try #require(Base64.decode(String(value.split(separator: " ").last ?? "")))
-    }
-
     @Test func negotiateIsAnsweredWithKerberosInOneLegThatCarriesTheBody() throws {
         var handshake = Self.handshake()
         #expect(handshake.start() == .send(authorization: nil, withBody: true))
         #expect(handshake.received(status: 401, challengeValues: ["Negotiate", "NTLM"], connectionClosing: false) == .obtainKerberosTicket)
         let context = FakeKerberosContext()
-        let leg = try self.leg(handshake.kerberosReady(context))
+        let leg = try legCredentials(handshake.kerberosReady(context))
         #expect(leg.withBody)
         #expect(leg.value.hasPrefix("Negotiate "))
-        let initial = try #require(try SPNEGOToken(derEncoded: token(leg.value)).negTokenInit)
+        let initial = try #require(try SPNEGOToken(derEncoded: tokenBytes(leg.value)).negTokenInit)
         #expect(initial.mechTypes == [SPNEGOMechanism.kerberos5.oid])
         #expect(initial.mechToken == context.initialToken)
         #expect(handshake.mechanism == .kerberos)
@@ -68,7 +55,7 @@ struct AuthHandshakeKerberosTests {
     @Test func anAPREPThatDoesNotVerifyFailsTheRequest() throws {
         var handshake = Self.handshake()
         _ = handshake.start(preemptive: .negotiate)
-        _ = try leg(handshake.kerberosReady(FakeKerberosContext(accepts: false)))
+        _ = try legCredentials(handshake.kerberosReady(FakeKerberosContext(accepts: false)))
         let final = try SPNEGOToken.response(NegTokenResp(negState: .acceptCompleted, responseToken: [5])).serialize()
         let verdict = handshake.received(status: 200, challengeValues: ["Negotiate " + Base64.encode(final)], connectionClosing: false)
         #expect(verdict == .fail(.kerberos(.mutualAuthenticationFailed("the AP-REP does not verify"))))
@@ -76,7 +63,7 @@ struct AuthHandshakeKerberosTests {
         // or a CONNECT's 200) is delivered.
         var quiet = Self.handshake()
         _ = quiet.start(preemptive: .negotiate)
-        _ = try leg(quiet.kerberosReady(FakeKerberosContext(accepts: false)))
+        _ = try legCredentials(quiet.kerberosReady(FakeKerberosContext(accepts: false)))
         #expect(quiet.received(status: 200, challengeValues: [], connectionClosing: false) == .deliver(authenticated: false))
     }
 
@@ -84,7 +71,7 @@ struct AuthHandshakeKerberosTests {
         var handshake = Self.handshake()
         _ = handshake.start()
         #expect(handshake.received(status: 401, challengeValues: ["Negotiate", "NTLM"], connectionClosing: false) == .obtainKerberosTicket)
-        let leg = try self.leg(handshake.kerberosFailed(.kdcUnreachable("Cannot contact any KDC")))
+        let leg = try legCredentials(handshake.kerberosFailed(.kdcUnreachable("Cannot contact any KDC")))
         #expect(leg.value.hasPrefix("NTLM "))
         #expect(!leg.withBody)
         #expect(handshake.mechanism == .ntlm)
@@ -95,7 +82,7 @@ struct AuthHandshakeKerberosTests {
         var negotiateOnly = Self.handshake()
         _ = negotiateOnly.start()
         _ = negotiateOnly.received(status: 401, challengeValues: ["Negotiate"], connectionClosing: false)
-        let spnego = try self.leg(negotiateOnly.kerberosFailed(.serviceUnknown(service: "HTTP@web", reason: "not found")))
+        let spnego = try legCredentials(negotiateOnly.kerberosFailed(.serviceUnknown(service: "HTTP@web", reason: "not found")))
         #expect(spnego.value.hasPrefix("Negotiate "))
         #expect(negotiateOnly.mechanism == .negotiateNTLM)
     }
@@ -122,23 +109,23 @@ struct AuthHandshakeKerberosTests {
         }
         var never = Self.handshake(kerberos: .never)
         _ = never.start()
-        #expect(try leg(never.received(status: 401, challengeValues: ["Negotiate", "NTLM"], connectionClosing: false)).value.hasPrefix("NTLM "))
+        #expect(try legCredentials(never.received(status: 401, challengeValues: ["Negotiate", "NTLM"], connectionClosing: false)).value.hasPrefix("NTLM "))
     }
 
     @Test func aRefusedTicketFallsBackToNTLMOnceUnderPreferOnly() throws {
         var handshake = Self.handshake()
         _ = handshake.start()
         _ = handshake.received(status: 401, challengeValues: ["Negotiate", "NTLM"], connectionClosing: false)
-        _ = try leg(handshake.kerberosReady(FakeKerberosContext()))
+        _ = try legCredentials(handshake.kerberosReady(FakeKerberosContext()))
         // mod_auth_gssapi answers a refused ticket with 401 and a SPNEGO reject token.
         let reject = try SPNEGOToken.response(NegTokenResp(negState: .reject)).serialize()
-        let next = try leg(handshake.received(status: 401, challengeValues: ["Negotiate " + Base64.encode(reject), "NTLM"], connectionClosing: false))
+        let next = try legCredentials(handshake.received(status: 401, challengeValues: ["Negotiate " + Base64.encode(reject), "NTLM"], connectionClosing: false))
         #expect(next.value.hasPrefix("NTLM "))
         #expect(handshake.mechanismToRemember == .ntlm)
         var required = Self.handshake(kerberos: .require)
         _ = required.start()
         _ = required.received(status: 401, challengeValues: ["Negotiate"], connectionClosing: false)
-        _ = try leg(required.kerberosReady(FakeKerberosContext()))
+        _ = try legCredentials(required.kerberosReady(FakeKerberosContext()))
         #expect(required.received(status: 401, challengeValues: ["Negotiate"], connectionClosing: false) == .deliverRejected(.kerberosTicketRefused(service: "HTTP@web.corp.example")))
     }
 
@@ -146,7 +133,7 @@ struct AuthHandshakeKerberosTests {
         var handshake = Self.handshake()
         #expect(handshake.start(preemptive: .ntlm) == .obtainKerberosTicket)
         // No ticket: the preemptive leg becomes an NTLM Type 1 (no body).
-        let leg = try self.leg(handshake.kerberosFailed(.credentialUnavailable("no ticket")))
+        let leg = try legCredentials(handshake.kerberosFailed(.credentialUnavailable("no ticket")))
         #expect(leg.value.hasPrefix("NTLM "))
         #expect(!leg.withBody)
         // A keytab-only credential has no NTLM: a remembered NTLM upstream means Kerberos.
@@ -155,7 +142,7 @@ struct AuthHandshakeKerberosTests {
         #expect(keytab.kerberosFailed(.kdcUnreachable("down")) == .fail(.kerberos(.kdcUnreachable("down"))))
         // A credential without Kerberos keeps NTLM.
         var plain = AuthHandshake(target: .origin, credential: HTTPCredential(userName: "CORP\\bob", password: "x"), kerberosService: Self.service)
-        #expect(try self.leg(plain.start(preemptive: .ntlm)).value.hasPrefix("NTLM "))
+        #expect(try legCredentials(plain.start(preemptive: .ntlm)).value.hasPrefix("NTLM "))
     }
 
     @Test func aKeytabOnlyCredentialCannotAnswerNTLM() {

@@ -12,41 +12,27 @@ struct AuthHandshakeTests {
     }()
     static let credential = HTTPCredential(userName: "CORP\\alice", password: "Alice-Pass1")
 
-    /// The authorization value of a `.send`/`.reconnect` action.
-    func authorization(_ action: AuthHandshake.Action) throws -> (value: String, withBody: Bool) {
-        switch action {
-        case .send(let value?, let withBody), .reconnect(let value?, let withBody): return (value, withBody)
-        default:
-            Issue.record("expected a leg with credentials, got \(action)")
-            throw CancellationError()
-        }
-    }
-
-    func token(_ value: String) throws -> [UInt8] {
-        try #require(Base64.decode(String(value.split(separator: " ").last ?? "")))
-    }
-
     @Test func preemptiveNTLMLegsCarryNoBodyUntilTheLast() throws {
         var handshake = AuthHandshake(target: .origin, credential: Self.credential)
-        let first = try authorization(handshake.start(preemptive: .ntlm))
+        let first = try legCredentials(handshake.start(preemptive: .ntlm))
         #expect(first.value.hasPrefix("NTLM "))
         #expect(!first.withBody)
         var acceptor = NTLMAcceptor(policy: NTLMAcceptorPolicy(netbiosDomain: "CORP"))
-        let type2 = try acceptor.challenge(negotiate: token(first.value))
-        let second = try authorization(handshake.received(status: 401, challengeValues: ["NTLM " + Base64.encode(type2)], connectionClosing: false))
+        let type2 = try acceptor.challenge(negotiate: tokenBytes(first.value))
+        let second = try legCredentials(handshake.received(status: 401, challengeValues: ["NTLM " + Base64.encode(type2)], connectionClosing: false))
         #expect(second.withBody)
-        let user = try acceptor.accept(authenticate: token(second.value), verifier: Self.users)
+        let user = try acceptor.accept(authenticate: tokenBytes(second.value), verifier: Self.users)
         #expect(user.qualifiedName == "CORP\\alice")
         #expect(handshake.received(status: 200, challengeValues: [], connectionClosing: false) == .deliver(authenticated: true))
     }
 
     @Test func aRefusedType3IsReportedNotRetried() throws {
         var handshake = AuthHandshake(target: .proxy, credential: HTTPCredential(userName: "CORP\\alice", password: "wrong"))
-        let first = try authorization(handshake.start(preemptive: .ntlm))
+        let first = try legCredentials(handshake.start(preemptive: .ntlm))
         var acceptor = NTLMAcceptor(policy: NTLMAcceptorPolicy(netbiosDomain: "CORP"))
-        let type2 = try acceptor.challenge(negotiate: token(first.value))
-        let second = try authorization(handshake.received(status: 407, challengeValues: ["NTLM " + Base64.encode(type2)], connectionClosing: false))
-        #expect(throws: NTLMRejection.invalidResponse(domain: "CORP", user: "alice")) { try acceptor.accept(authenticate: token(second.value), verifier: Self.users) }
+        let type2 = try acceptor.challenge(negotiate: tokenBytes(first.value))
+        let second = try legCredentials(handshake.received(status: 407, challengeValues: ["NTLM " + Base64.encode(type2)], connectionClosing: false))
+        #expect(throws: NTLMRejection.invalidResponse(domain: "CORP", user: "alice")) { try acceptor.accept(authenticate: tokenBytes(second.value), verifier: Self.users) }
         let verdict = handshake.received(status: 407, challengeValues: ["NTLM"], connectionClosing: false)
         #expect(verdict == .deliverRejected(.rejected(scheme: .ntlm, user: "CORP\\alice")))
     }
@@ -68,7 +54,7 @@ struct AuthHandshakeTests {
     @Test func aPlainRequestPicksNTLMOverNegotiateAndNeverBasicUnlessAllowed() throws {
         var handshake = AuthHandshake(target: .origin, credential: Self.credential)
         #expect(handshake.start() == .send(authorization: nil, withBody: true))
-        let leg = try authorization(handshake.received(status: 401, challengeValues: ["Negotiate, NTLM", "Basic realm=\"x\""], connectionClosing: false))
+        let leg = try legCredentials(handshake.received(status: 401, challengeValues: ["Negotiate, NTLM", "Basic realm=\"x\""], connectionClosing: false))
         #expect(leg.value.hasPrefix("NTLM "))
         var basicOnly = AuthHandshake(target: .origin, credential: Self.credential)
         _ = basicOnly.start()
@@ -78,7 +64,7 @@ struct AuthHandshakeTests {
     @Test func aPreemptiveGuessSwitchesToTheOfferedScheme() throws {
         var handshake = AuthHandshake(target: .origin, credential: Self.credential)
         _ = handshake.start(preemptive: .ntlm)
-        let leg = try authorization(handshake.received(status: 401, challengeValues: ["Negotiate"], connectionClosing: false))
+        let leg = try legCredentials(handshake.received(status: 401, challengeValues: ["Negotiate"], connectionClosing: false))
         #expect(leg.value.hasPrefix("Negotiate "))
         #expect(handshake.scheme == .negotiate)
     }
@@ -86,11 +72,11 @@ struct AuthHandshakeTests {
     @Test func negotiateFinalTokenIsVerifiedAndATamperedOneFails() throws {
         for tamper in [false, true] {
             var handshake = AuthHandshake(target: .origin, credential: Self.credential, policy: .init(preference: [.negotiate, .ntlm]))
-            let first = try authorization(handshake.start(preemptive: .negotiate))
+            let first = try legCredentials(handshake.start(preemptive: .negotiate))
             var acceptor = SPNEGOAcceptor(ntlm: NTLMAcceptor(policy: NTLMAcceptorPolicy(netbiosDomain: "CORP")))
-            let reply = try acceptor.challenge(token(first.value))
-            let second = try authorization(handshake.received(status: 401, challengeValues: ["Negotiate " + Base64.encode(reply)], connectionClosing: false))
-            guard case .authenticated(_, var finalToken) = try acceptor.accept(token(second.value), verifier: Self.users) else {
+            let reply = try acceptor.challenge(tokenBytes(first.value))
+            let second = try legCredentials(handshake.received(status: 401, challengeValues: ["Negotiate " + Base64.encode(reply)], connectionClosing: false))
+            guard case .authenticated(_, var finalToken) = try acceptor.accept(tokenBytes(second.value), verifier: Self.users) else {
                 Issue.record("SPNEGO acceptor did not complete")
                 return
             }

@@ -1,3 +1,4 @@
+import NTLMTestSupport
 import Crypto
 import NIOCore
 import NIOEmbedded
@@ -240,7 +241,7 @@ struct NTLMServerHelperMessageTests {
         #expect(throws: NTLMServerHelperError.notText) { try NTLMServerHelperAnswer(lines: [[0xFF, 0xFE, 0x3A, 0x20, 0x00]]) }
         #expect(throws: NTLMServerHelperError.notText) { try NTLMServerHelperAnswer(lines: [Array("Authenticated: Yes\u{1B}[2J".utf8)]) }
         // Random bytes, split into lines anywhere: an error or an answer, never a trap.
-        var generator = GarbageGenerator(seed: 0x5EED)
+        var generator = SplitMix64(seed: 0x5EED)
         for _ in 0..<2000 {
             let count = Int(generator.next() % 64)
             let bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
@@ -373,18 +374,6 @@ struct NTLMServerHelperMessageTests {
     }
 }
 
-/// A small deterministic generator for the garbage tests.
-private struct GarbageGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 extension Sequence where Element == UInt8 {
     fileprivate var base64: String { Base64.encode(Array(self)) }

@@ -1,3 +1,4 @@
+import NTLMTestSupport
 import Foundation
 import Testing
 @testable import NTLM
@@ -158,31 +159,6 @@ fileprivate enum Raw {
     static let goodAVList: [UInt8] = avPair(2, utf16("CORP")) + avPair(1, utf16("SRV")) + avEOL + [0, 0, 0, 0]
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast and fully reproducible from its seed.
-fileprivate struct MalformedSplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A value in 0..<bound, by our own reduction so the sequence does not depend on the
-    /// standard library's `random(in:using:)` algorithm.
-    mutating func below(_ bound: Int) -> Int {
-        precondition(bound > 0)
-        return Int(next() % UInt64(bound))
-    }
-
-    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
-
-    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in byte() } }
-}
 
 @Suite("Malformed NTLM input")
 struct MalformedInputTests {
@@ -1123,7 +1099,7 @@ extension MalformedInputTests {
     @Test("1 MiB messages: garbage, zeros behind a valid header, and trailing junk")
     func oneMebibyteMessages() throws {
         let size = 1 << 20
-        var rng = MalformedSplitMix64(seed: 0x1_0000)
+        var rng = SplitMix64(seed: 0x1_0000)
         let garbage = [0x4E] + rng.bytes(size - 1)  // starts like "N" but is not NTLMSSP
         for kind in Kind.allCases {
             #expect(throws: NTLMError.badSignature) { try Self.parse(kind, garbage) }
@@ -1302,7 +1278,7 @@ extension MalformedInputTests {
 
     /// One random input: pure noise, a valid signature and type then noise, a header with
     /// plausible descriptors pointing into the message, or an AV pair list.
-    fileprivate static func randomInput(_ rng: inout MalformedSplitMix64) -> [UInt8] {
+    fileprivate static func randomInput(_ rng: inout SplitMix64) -> [UInt8] {
         switch rng.below(4) {
         case 0:
             return rng.bytes(rng.below(160))
@@ -1347,7 +1323,7 @@ extension MalformedInputTests {
     func fuzz() throws {
         let seed = Self.fuzzSeed
         print("MalformedInputTests.fuzz seed: 0x\(String(seed, radix: 16)) (set NTLM_FUZZ_SEED to reproduce another run)")
-        var rng = MalformedSplitMix64(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let handshake = try Fixture.handshake()
         var spnegoInitiator = SPNEGOInitiator(ntlm: NTLMInitiator(credentials: Fixture.credentials))
         let initToken = try spnegoInitiator.initialToken()

@@ -1,3 +1,4 @@
+import NTLMTestSupport
 import Foundation
 import Testing
 
@@ -12,7 +13,7 @@ import Testing
 //    with wrong passwords and channel bindings.
 // 3. Sign/seal interop on the completed contexts.
 //
-// Everything random comes from one DiffSplitMix64 seed, printed at start; set
+// Everything random comes from one SplitMix64 seed, printed at start; set
 // NTLMPROXY_DIFF_SEED (decimal or 0x-hex) to replay a run.
 
 /// The shared peer. Unavailable: the test is skipped (cancelled; on compilers before 6.3,
@@ -177,7 +178,7 @@ struct PySPNEGODifferentialTests {
     /// with pyspnego's RC4K. Returns the triple and the ExportedSessionKey pyspnego derives,
     /// when the Type 3 carries a MIC.
     private func triple(
-        _ peer: PythonPeer, _ rng: inout DiffSplitMix64, _ check: inout DiffChecker, _ responses: inout Int, _ rc4ks: inout Int,
+        _ peer: PythonPeer, _ rng: inout SplitMix64, _ check: inout DiffChecker, _ responses: inout Int, _ rc4ks: inout Int,
         credentials: NTLMCredentials, info: TargetInfo, serverChallenge: [UInt8], clientChallenge: [UInt8], describe: String
     ) throws -> (type1: [UInt8], type2: [UInt8], type3: [UInt8], exportedSessionKey: [UInt8])? {
         let bindings: ChannelBindings? = rng.chance(0.3) ? .tlsServerEndPoint(certificateHash: rng.bytes(32)) : nil
@@ -241,7 +242,7 @@ struct PySPNEGODifferentialTests {
 
     /// SIGNKEY/SEALKEY for both directions, then signatures at a random sequence number and a
     /// session's first seal, in both directions.
-    private func signSeal(_ peer: PythonPeer, _ rng: inout DiffSplitMix64, _ check: inout DiffChecker, _ signatures: inout Int, describe: String) throws {
+    private func signSeal(_ peer: PythonPeer, _ rng: inout SplitMix64, _ check: inout DiffChecker, _ signatures: inout Int, describe: String) throws {
         let flags = DiffInputs.sessionFlags(&rng)
         let key = rng.bytes(16)
         let context = describe + "; flags \(flags); key \(key.hex)"
@@ -799,7 +800,7 @@ struct PySPNEGODifferentialTests {
     /// pyspnego's for the other direction opened by us. pyspnego's `sign`/`seal` ops start from
     /// a fresh RC4 handle with the given sequence number, which is exactly our state right after
     /// the handshake (sequence 0) or after SPNEGO's mechListMICs (RC4 reset, MS-SPNG 3.3.5.1).
-    private func sessionInterop(_ peer: PythonPeer, _ rng: inout DiffSplitMix64, ours: NTLMSession, peerKey: [UInt8], peerFlags: UInt32, spnego: Bool, describe: String) throws {
+    private func sessionInterop(_ peer: PythonPeer, _ rng: inout SplitMix64, ours: NTLMSession, peerKey: [UInt8], peerFlags: UInt32, spnego: Bool, describe: String) throws {
         // SPNEGO used sequence 0 of each direction for the mechListMICs. Without extended session
         // security one counter serves both directions (MS-NLMP 3.4.4.1), so both MICs used it.
         let sequence = spnego ? (ours.flags.contains(.extendedSessionSecurity) ? 1 : 2) : 0

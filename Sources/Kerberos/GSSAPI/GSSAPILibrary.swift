@@ -9,6 +9,7 @@ import Darwin
 /// Building ntlmproxy needs no Kerberos headers or -dev package, and a machine without the
 /// library still runs everything but Kerberos: `GSSAPILibrary.shared` is then a failure that
 /// says why, and Kerberos is reported unavailable.
+@dynamicMemberLookup
 final class GSSAPILibrary: @unchecked Sendable {
     typealias Handle = OpaquePointer
     typealias Minor = UnsafeMutablePointer<UInt32>
@@ -50,24 +51,8 @@ final class GSSAPILibrary: @unchecked Sendable {
 
     /// The file that was loaded.
     let path: String
-    let importName: ImportName
-    let releaseName: ReleaseName
-    let displayName: DisplayName
-    let releaseBuffer: ReleaseBuffer
-    let acquireCredential: AcquireCredential
-    /// MIT's credential-store extension; `nil` in libraries without it (then keytabs and
-    /// named caches are unavailable, the default ticket cache still works).
-    let acquireCredentialFrom: AcquireCredentialFrom?
-    /// `nil` in libraries without it (then password credentials are unavailable).
-    let acquireCredentialWithPassword: AcquireCredentialWithPassword?
-    let releaseCredential: ReleaseCredential
-    let inquireCredential: InquireCredential
-    let initSecurityContext: InitSecurityContext
-    let acceptSecurityContext: AcceptSecurityContext
-    let deleteSecurityContext: DeleteSecurityContext
-    let displayStatus: DisplayStatus
-    let indicateMechanisms: IndicateMechanisms
-    let releaseOIDSet: ReleaseOIDSet
+    /// The entry points; `library.importName(...)` reads `functions.importName`.
+    let functions: Functions
     let oids = GSSStaticOIDs.shared
 
     /// The library names tried in order (Linux, then macOS's Heimdal framework).
@@ -99,24 +84,17 @@ final class GSSAPILibrary: @unchecked Sendable {
 
     private init(functions: Functions, path: String) {
         self.path = path
-        importName = functions.importName
-        releaseName = functions.releaseName
-        displayName = functions.displayName
-        releaseBuffer = functions.releaseBuffer
-        acquireCredential = functions.acquireCredential
-        acquireCredentialFrom = functions.acquireCredentialFrom
-        acquireCredentialWithPassword = functions.acquireCredentialWithPassword
-        releaseCredential = functions.releaseCredential
-        inquireCredential = functions.inquireCredential
-        initSecurityContext = functions.initSecurityContext
-        acceptSecurityContext = functions.acceptSecurityContext
-        deleteSecurityContext = functions.deleteSecurityContext
-        displayStatus = functions.displayStatus
-        indicateMechanisms = functions.indicateMechanisms
-        releaseOIDSet = functions.releaseOIDSet
+        self.functions = functions
     }
 
-    private struct Functions {
+    subscript<T>(dynamicMember keyPath: KeyPath<Functions, T>) -> T {
+        functions[keyPath: keyPath]
+    }
+
+    /// Every GSSAPI function ntlmproxy calls. `acquireCredentialFrom` (MIT's credential-store
+    /// extension: keytabs and named caches) and `acquireCredentialWithPassword` may be missing
+    /// from other libraries; the rest is required.
+    struct Functions {
         var importName: ImportName
         var releaseName: ReleaseName
         var displayName: DisplayName

@@ -24,7 +24,7 @@ struct GSSStatus: Error, Sendable, CustomStringConvertible {
             return .kdcUnreachable(message)
         case .servicePrincipalUnknown:
             return .serviceUnknown(service: service ?? "?", reason: message)
-        case .noCredentialsCache, .credentialNotFound, .noDefaultRealm, .keytabEntryNotFound, .keytabNotFound, .ticketExpired:
+        case .noCredentialsCache, .credentialNotFound, .noDefaultRealm, .keytabEntryNotFound, .ticketExpired:
             return .credentialUnavailable(message)
         case nil:
             break
@@ -70,8 +70,6 @@ enum KerberosMinorCode: Int32 {
     case noCredentialsCache = -1_765_328_189
     /// KRB5_CONFIG_NODEFREALM: no default realm configured.
     case noDefaultRealm = -1_765_328_160
-    /// KRB5_KT_END / ENOENT on the keytab: reported as "keytab not found".
-    case keytabNotFound = 2
 }
 
 extension GSSAPILibrary {
@@ -92,10 +90,10 @@ extension GSSAPILibrary {
         for _ in 0..<8 {
             var minor: UInt32 = 0
             var buffer = GSSBuffer()
-            let major = displayStatus(&minor, value, type, type == GSSConstant.mechCode ? oids.kerberos5Raw : nil, &context, &buffer)
+            let major = self.displayStatus(&minor, value, type, type == GSSConstant.mechCode ? oids.kerberos5Raw : nil, &context, &buffer)
             if GSSConstant.isError(major) { break }
             strings.append(buffer.string)
-            _ = releaseBuffer(&minor, &buffer)
+            _ = self.releaseBuffer(&minor, &buffer)
             if context == 0 { break }
         }
         return strings

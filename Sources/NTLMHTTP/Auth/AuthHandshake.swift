@@ -319,17 +319,7 @@ public struct AuthHandshake: Sendable {
             state = .done
             return .fail(.tooManyLegs)
         }
-        var fresh = KerberosAuthenticator(context: context)
-        let value: String
-        do {
-            value = try fresh.initialAuthorization()
-        } catch {
-            state = .done
-            return .fail(error)
-        }
-        authenticator = fresh
-        state = .authenticating(finalSent: true)
-        return reconnecting ? .reconnect(authorization: value, withBody: true) : .send(authorization: value, withBody: true)
+        return open(KerberosAuthenticator(context: context), reconnecting: reconnecting)
     }
 
     /// No ticket could be had: NTLM instead under `prefer` when Kerberos is merely
@@ -403,7 +393,7 @@ public struct AuthHandshake: Sendable {
             }
         }
         mechanism = chosen
-        var fresh: any HTTPAuthenticator
+        let fresh: any HTTPAuthenticator
         switch chosen {
         case .kerberos:
             authenticator = nil
@@ -426,6 +416,12 @@ public struct AuthHandshake: Sendable {
                 fresh = NegotiateNTLMAuthenticator(credentials: ntlm, policy: policy.ntlmPolicy, channelBindings: channelBindings, targetName: targetName)
             }
         }
+        return open(fresh, reconnecting: reconnecting)
+    }
+
+    /// The first leg of `fresh`: its first authorization value, on this connection or a new one.
+    private mutating func open(_ fresh: any HTTPAuthenticator, reconnecting: Bool) -> Action {
+        var fresh = fresh
         let value: String
         do {
             value = try fresh.initialAuthorization()

@@ -7,7 +7,7 @@ import Glibc
 
 /// `ntlmproxy forward` (or `run --cntlm-config`) run as the CLI binary on a free port of
 /// 127.0.0.1: clients use it as their HTTP proxy.
-struct ForwardCLI: Sendable {
+struct ForwardCLI: StoppableFixture {
     let process: BackgroundProcess
     let port: Int
     /// For `curl -x`, requests' `proxies=`.
@@ -48,18 +48,8 @@ struct ForwardCLI: Sendable {
 
     func stop() async { await process.stop() }
 
-    /// Runs `body`, then stops the process whatever happens. The process log is part of the
-    /// error when `body` throws.
-    func use<T>(_ body: (ForwardCLI) async throws -> T) async throws -> T {
-        do {
-            let value = try await body(self)
-            await stop()
-            return value
-        } catch {
-            await stop()
-            throw ForwardFailure(error: error, log: process.log)
-        }
-    }
+    /// The process log goes with an error of the test's body.
+    func failure(_ error: any Error) -> any Error { ForwardFailure(error: error, log: process.log) }
 
     struct ForwardFailure: Error, CustomStringConvertible {
         var error: Error

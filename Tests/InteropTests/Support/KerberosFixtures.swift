@@ -133,7 +133,7 @@ struct KerberosApacheFixture: Sendable {
 
 /// A KDC + Apache pair of a test's own (`Fixtures.privateKerberos()`): it may stop the KDC
 /// without disturbing the shared one. `use` stops both afterwards.
-struct PrivateKerberos: Sendable {
+struct PrivateKerberos: StoppableFixture {
     let apache: KerberosApacheFixture
     var kdc: KDCFixture { apache.kdc }
 
@@ -142,16 +142,6 @@ struct PrivateKerberos: Sendable {
         try? await kdc.stop()
     }
 
-    func use<T>(_ body: (PrivateKerberos) async throws -> T) async throws -> T {
-        do {
-            let value = try await body(self)
-            await stop()
-            return value
-        } catch {
-            await stop()
-            throw error
-        }
-    }
 }
 
 /// Where the CLI (gateway, forward) gets alice's Kerberos tickets, as a test parameter.

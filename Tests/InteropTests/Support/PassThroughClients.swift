@@ -104,7 +104,7 @@ extension ApacheFixture {
 
 /// Tests/InteropTests/Resources/reauth_origin.py: an NTLM origin (pyspnego acceptor, alice and
 /// bob) that, like IIS, takes a new handshake on an authenticated connection. One per test.
-struct ReauthOrigin: Sendable {
+struct ReauthOrigin: StoppableFixture {
     let process: BackgroundProcess
     let port: Int
     var url: String { "http://127.0.0.1:\(port)/" }
@@ -125,14 +125,5 @@ struct ReauthOrigin: Sendable {
         return ReauthOrigin(process: process, port: port)
     }
 
-    func use<T>(_ body: (ReauthOrigin) async throws -> T) async throws -> T {
-        do {
-            let value = try await body(self)
-            await process.stop()
-            return value
-        } catch {
-            await process.stop()
-            throw error
-        }
-    }
+    func stop() async { await process.stop() }
 }

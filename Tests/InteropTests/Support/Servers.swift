@@ -29,7 +29,7 @@ let quietLogger: Logger = {
 }()
 
 /// An in-process listener (gateway or acceptor) and what to stop with it.
-struct InProcessProxy: Sendable {
+struct InProcessProxy: StoppableFixture {
     let port: Int
     var isHTTPS = false
     let stopAction: @Sendable () async -> Void
@@ -37,17 +37,6 @@ struct InProcessProxy: Sendable {
 
     func stop() async { await stopAction() }
 
-    /// Runs `body` with the proxy, stopping it afterwards whatever happens.
-    func use<T>(_ body: (InProcessProxy) async throws -> T) async throws -> T {
-        do {
-            let value = try await body(self)
-            await stop()
-            return value
-        } catch {
-            await stop()
-            throw error
-        }
-    }
 
     /// A listener from a configuration, through `ProxyRuntime` (the product's own wiring).
     /// With `tls` the listener serves HTTPS (`url` is then https://).

@@ -1,3 +1,4 @@
+import NTLMTestSupport
 import Foundation
 import Testing
 
@@ -5,39 +6,11 @@ import Testing
 
 // Seeded random inputs and a mismatch recorder for PySPNEGODifferentialTests.
 //
-// Everything random there comes from one DiffSplitMix64 seed, printed at start; set
+// Everything random there comes from one SplitMix64 seed, printed at start; set
 // NTLMPROXY_DIFF_SEED (decimal or 0x-hex) to replay a run.
 
 // MARK: - Seeded randomness
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough to drive test inputs.
-struct DiffSplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &self) }
-    }
-
-    mutating func chance(_ p: Double) -> Bool {
-        Double.random(in: 0..<1, using: &self) < p
-    }
-
-    mutating func int(_ range: ClosedRange<Int>) -> Int {
-        Int.random(in: range, using: &self)
-    }
-
-    mutating func pick<T>(_ items: [T]) -> T {
-        items[Int.random(in: 0..<items.count, using: &self)]
-    }
-}
 
 enum DiffSeed {
     /// `NTLMPROXY_DIFF_SEED`, else a fresh random seed. Printed once.
@@ -63,9 +36,9 @@ enum DiffSeed {
     }
 
     /// A generator for one test, independent of the order tests run in.
-    static func generator(_ salt: UInt64) -> DiffSplitMix64 {
-        var mixer = DiffSplitMix64(seed: value ^ salt)
-        return DiffSplitMix64(seed: mixer.next())
+    static func generator(_ salt: UInt64) -> SplitMix64 {
+        var mixer = SplitMix64(seed: value ^ salt)
+        return SplitMix64(seed: mixer.next())
     }
 }
 
@@ -88,7 +61,7 @@ enum DiffInputs {
     static let fixedUsers = ["Jürgen", "ΣΊΣΥΦΟΣ", "Ærøskøbing", "владимир", "山田太郎", "o'brien", "Zoë.Ünal"]
     static let passwordExtras: [Character] = Array(" !#$%&()*+,-./;<=>?[]^_`{|}~\"'") + ["€", "é", "ß", "Ω", "中", "😀", "🎉", "\u{00A0}"]
 
-    static func name(_ rng: inout DiffSplitMix64, length: ClosedRange<Int>) -> String {
+    static func name(_ rng: inout SplitMix64, length: ClosedRange<Int>) -> String {
         let primary = rng.pick(nameAlphabets)
         var out = ""
         for _ in 0..<rng.int(length) {
@@ -99,21 +72,21 @@ enum DiffInputs {
         return out
     }
 
-    static func user(_ rng: inout DiffSplitMix64, index: Int) -> String {
+    static func user(_ rng: inout SplitMix64, index: Int) -> String {
         if index < fixedUsers.count { return fixedUsers[index] }
         var u = name(&rng, length: 1...20)
         if rng.chance(0.05) { u += "😀" }  // a non-BMP scalar (surrogate pair in UTF-16)
         return u
     }
 
-    static func domain(_ rng: inout DiffSplitMix64) -> String {
+    static func domain(_ rng: inout SplitMix64) -> String {
         if rng.chance(0.2) { return "" }
         if rng.chance(0.3) { return rng.pick(["CORP", "MÜNCHEN", "corp.example.com", "ΑΘΗΝΑ", "Domain", "МОСКВА"]) }
         return name(&rng, length: 1...15)
     }
 
     /// `forUserFile`: no `:` and never empty (pyspnego's user file and its credential handling).
-    static func password(_ rng: inout DiffSplitMix64, forUserFile: Bool = false) -> String {
+    static func password(_ rng: inout SplitMix64, forUserFile: Bool = false) -> String {
         let length = rng.chance(0.4) ? rng.int(15...40) : rng.int(forUserFile ? 1...14 : 0...14)
         var out = ""
         for _ in 0..<length {
@@ -136,7 +109,7 @@ enum DiffInputs {
     }
 
     /// A FILETIME: mostly realistic (1990-2100), sometimes anywhere in 64 bits, sometimes an edge.
-    static func fileTime(_ rng: inout DiffSplitMix64) -> UInt64 {
+    static func fileTime(_ rng: inout SplitMix64) -> UInt64 {
         switch rng.int(0...9) {
         case 0: return UInt64.random(in: .min ... .max, using: &rng)
         case 1: return rng.pick([0, 1, UInt64.max, UInt64(Int64.max), FileTime.unixEpochOffset])
@@ -147,7 +120,7 @@ enum DiffInputs {
     /// A random AV pair list (MS-NLMP 2.2.2.1): a random subset, in random order, of the name
     /// pairs, MsvAvTimestamp, MsvAvFlags, MsvAvTargetName, MsvAvChannelBindings, MsvAvSingleHost
     /// and unknown AvIds. Each AvId at most once.
-    static func targetInfo(_ rng: inout DiffSplitMix64, timestamp: Bool? = nil) -> TargetInfo {
+    static func targetInfo(_ rng: inout SplitMix64, timestamp: Bool? = nil) -> TargetInfo {
         var pairs: [AVPair] = []
         for id: UInt16 in [1, 2, 3, 4, 5] where rng.chance(0.6) {
             let text = id <= 2 ? name(&rng, length: 1...15).uppercased() : name(&rng, length: 1...30).lowercased()
@@ -177,7 +150,7 @@ enum DiffInputs {
 
     /// Random CHALLENGE_MESSAGE flags: the usual ones, each sometimes dropped, and odd ones
     /// now and then.
-    static func challengeFlags(_ rng: inout DiffSplitMix64) -> NegotiateFlags {
+    static func challengeFlags(_ rng: inout SplitMix64) -> NegotiateFlags {
         var flags: NegotiateFlags = [.ntlm, .targetInfo]
         flags.insert(rng.chance(0.95) ? .unicode : .oem)
         let optional: [(NegotiateFlags, Double)] = [
@@ -191,7 +164,7 @@ enum DiffInputs {
 
     /// Flags for the sign/seal subset: SIGN always (pyspnego's `sign` refuses without it, see
     /// `alwaysSignWithoutSign`), the rest random, with and without extended session security.
-    static func sessionFlags(_ rng: inout DiffSplitMix64) -> NegotiateFlags {
+    static func sessionFlags(_ rng: inout SplitMix64) -> NegotiateFlags {
         var flags: NegotiateFlags = [.ntlm, .unicode, .sign]
         let ess = rng.chance(0.7)
         if ess { flags.insert(.extendedSessionSecurity) }
@@ -216,7 +189,7 @@ struct DiffAccount: CustomStringConvertible {
     var peerName: String { domain.isEmpty ? user : "\(domain)\\\(user)" }
     var description: String { "\(peerName.debugDescription) password \(password.debugDescription)" }
 
-    static func make(_ rng: inout DiffSplitMix64, count: Int, defaultDomain: String) -> [DiffAccount] {
+    static func make(_ rng: inout SplitMix64, count: Int, defaultDomain: String) -> [DiffAccount] {
         var seen = Set<String>()
         var out: [DiffAccount] = []
         var index = 0
