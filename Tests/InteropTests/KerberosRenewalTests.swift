@@ -47,3 +47,43 @@ struct KerberosRenewalTests {
         }
     }
 }
+
+/// Tickets that appear after start are used (Px #208): a gateway started before `kinit` first
+/// answers that there is no ticket, and once the cache is filled (and the 15 s retry window
+/// after a failure has passed) its requests go with Kerberos — no restart.
+@Suite("Interop: a ticket cache filled after start")
+struct KerberosLateTicketTests {
+    @Test func aTicketCacheFilledAfterStartIsPickedUp() async throws {
+        try Interop.needBinary()
+        let site = try await Fixtures.shared.kerberos()
+        let kdc = site.kdc
+        let cache = TicketCache(path: Subprocess.scratchFile("late-ccache").path)
+        cache.remove()
+        defer { cache.remove() }
+        let environment = kdc.environment.merging(["KRB5CCNAME": cache.name]) { $1 }
+        try await CLIProcess.start(
+            ["gateway", "--backend", site.origin, "--user", "NTLMTEST\\alice", "--auth", "kerberos", "--log-level", "info"],
+            environment: environment, name: "kerberos-late-ticket-gateway"
+        ).use { gateway in
+            func get() async throws -> RawHTTPConnection.Response {
+                let connection = try await RawHTTPConnection.connect(port: gateway.port)
+                defer { connection.close() }
+                return try await connection.request("GET", "/whoami")
+            }
+            let before = try await get()
+            #expect(before.status == 502, "\(before.text)")
+            #expect(before.text.contains("no Kerberos credential"), "\(before.text)")
+            // kinit into the very cache the gateway was told about.
+            let filled = try await kdc.kinit()
+            try FileManager.default.copyItem(atPath: filled.path, toPath: cache.path)
+            filled.remove()
+            var last = before
+            for _ in 0..<25 where last.status != 200 {
+                try await Task.sleep(for: .seconds(1))
+                last = try await get()
+            }
+            #expect(last.status == 200, "\(last.text)\n\(gateway.process.log)")
+            #expect(JSON(parsing: last.body)["user"].string == Users.alicePrincipal, "\(last.text)")
+        }
+    }
+}
