@@ -99,10 +99,13 @@ extension ClientExecution {
         credential: HTTPCredential, target: AuthHandshake.Target, host: String, policy: AuthHandshake.Policy,
         channelBindings: ChannelBindings?, on connection: HTTP1Connection, freshConnection: Bool
     ) -> (AuthHandshake, AuthHandshake.Action) {
+        // The service name only where Kerberos may run (no string work per NTLM request).
+        let service = credential.kerberos == nil || policy.kerberos == .never
+            ? nil : KerberosServiceName(host: host, canonicalization: policy.kerberosCanonicalization)
         func make() -> AuthHandshake {
             AuthHandshake(
                 target: target, credential: credential, policy: policy, channelBindings: channelBindings, targetName: "HTTP/\(host)",
-                kerberosService: KerberosServiceName(host: host, canonicalization: policy.kerberosCanonicalization))
+                kerberosService: service)
         }
         var fresh = make()
         let mechanism: HTTPAuthMechanism?

@@ -97,12 +97,10 @@ extension ConfigurationParser {
         }
 
         let principal = kerberosSettings?.principal ?? HTTPCredential.kerberosPrincipal(forUserName: userName)
-        let wantsKerberos = authentication.mode == .auto || authentication.mode == .kerberos
         switch secret {
         case .password(let password, let source):
             guard !password.revealForBasic().isEmpty else { throw sourceNode.error("the password is empty") }
-            // Kerberos from the keytab or cache when one is named, else from the password.
-            let kerberos = wantsKerberos ? KerberosCredential(source: kerberosSettings?.source ?? .password(password), principal: principal) : nil
+            let kerberos = authentication.kerberosSide(source: kerberosSettings?.source, password: password, principal: principal)
             return CredentialConfiguration(
                 name: name, userName: userName, workstation: workstation, password: password, source: source,
                 allowBasic: allowBasic, kerberos: kerberos, authentication: authentication)
@@ -114,7 +112,7 @@ extension ConfigurationParser {
                 throw (map["auth"] ?? sourceNode).error(
                     "auth: kerberos needs a password, a keytab or a ticket cache (an NT hash cannot get Kerberos tickets)")
             }
-            let kerberos = wantsKerberos ? kerberosSettings?.source.map { KerberosCredential(source: $0, principal: principal) } : nil
+            let kerberos = authentication.kerberosSide(source: kerberosSettings?.source, password: nil, principal: principal)
             return CredentialConfiguration(
                 name: name, userName: userName, workstation: workstation, ntHash: hash, source: source,
                 kerberos: kerberos, authentication: authentication)
@@ -304,13 +302,11 @@ extension ConfigurationLoader {
         userName: String, password: Password, source: SecretSource, name: String = "default", workstation: String = "",
         allowBasic: Bool = false, kerberos: KerberosFlags = .ntlmOnly
     ) -> CredentialConfiguration {
-        let mode = kerberos.authentication.mode
-        let wantsKerberos = mode == .auto || mode == .kerberos
         let principal = kerberos.principal ?? HTTPCredential.kerberosPrincipal(forUserName: userName)
-        let ticketSource = wantsKerberos ? KerberosCredential(source: kerberos.source ?? .password(password), principal: principal) : nil
+        let ticketSource = kerberos.authentication.kerberosSide(source: kerberos.source, password: password, principal: principal)
         return CredentialConfiguration(
             name: name, userName: userName, workstation: workstation, password: password, source: source,
-            allowBasic: allowBasic || mode == .basic, kerberos: ticketSource, authentication: kerberos.authentication)
+            allowBasic: allowBasic || kerberos.authentication.mode == .basic, kerberos: ticketSource, authentication: kerberos.authentication)
     }
 
     /// The principal a Kerberos-only credential acquires for: the one given; for a keytab the

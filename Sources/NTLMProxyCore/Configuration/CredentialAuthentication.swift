@@ -1,4 +1,5 @@
 import Kerberos
+import NTLM
 import NTLMHTTP
 
 /// How a configured credential authenticates upstream (`auth:` and `kerberos:` of a
@@ -27,6 +28,14 @@ public struct CredentialAuthentication: Hashable, Sendable, CustomStringConverti
     }
 
     public var mode: Mode
+
+    /// The Kerberos side a credential with this mode gets: none under `ntlm` and `basic`;
+    /// tickets from the keytab or cache named in `source`, else from `password`; none from an
+    /// NT hash alone (it cannot get tickets). The same rule for the file and the command line.
+    public func kerberosSide(source: KerberosCredentialSource?, password: Password?, principal: String) -> KerberosCredential? {
+        guard mode == .auto || mode == .kerberos, let source = source ?? password.map(KerberosCredentialSource.password) else { return nil }
+        return KerberosCredential(source: source, principal: principal)
+    }
     /// How the service name `HTTP@host` is formed for the ticket request.
     public var spnCanonicalization: KerberosServiceName.Canonicalization
     /// How long `auto` waits for a ticket before using NTLM for that request.
