@@ -27,6 +27,9 @@ public final class KerberosCredential: Sendable, Hashable, CustomStringConvertib
         var acquisition: Task<GSSCredentialHandle, Error>?
         var acquisitionFailure: (until: ContinuousClock.Instant, error: KerberosError)?
         var serviceFailures: [String: (until: ContinuousClock.Instant, error: KerberosError)] = [:]
+        /// Services a ticket was got for with the current handle: their tickets are cached,
+        /// so the next initiation for them does not ask the KDC.
+        var warmServices: Set<String> = []
         var acquisitions = 0
     }
 
@@ -89,9 +92,13 @@ public final class KerberosCredential: Sendable, Hashable, CustomStringConvertib
         let handle = try await currentHandle(library: library)
         let bindings = channelBindings?.applicationData
         do {
-            return try await KerberosThreadPool.run {
+            let context = try await KerberosThreadPool.run {
                 try KerberosInitiatorContext.start(library: library, credential: handle, service: service, channelBindings: bindings)
             }
+            state.withLockedValue { state in
+                if state.handle === handle, state.warmServices.count < Self.maximumRememberedServiceFailures { state.warmServices.insert(serviceKey) }
+            }
+            return context
         } catch let status as GSSStatus {
             let error = status.classified(principal: handle.principal, service: serviceKey)
             record(error, service: serviceKey, handle: handle)
@@ -142,6 +149,15 @@ public final class KerberosCredential: Sendable, Hashable, CustomStringConvertib
         }
     }
 
+    /// Whether a ticket for `service` is at hand now (the credential is current and a ticket
+    /// was got for the service with it): then `initiate` needs no KDC and cannot hang on one.
+    public func hasTicket(for service: KerberosServiceName) -> Bool {
+        let now = clock.now
+        return state.withLockedValue { state in
+            state.handle != nil && (state.renewAt.map { now < $0 } ?? true) && state.warmServices.contains(service.description)
+        }
+    }
+
     // MARK: Acquiring
 
     /// The credential handle to use now: the current one unless it is due for renewal, else
@@ -177,6 +193,7 @@ public final class KerberosCredential: Sendable, Hashable, CustomStringConvertib
                 state.acquisition = nil
                 state.acquisitions += 1
                 state.handle = handle
+                state.warmServices.removeAll()
                 state.acquisitionFailure = nil
                 state.renewAt = policy.renewalTime(acquired: acquired, lifetime: handle.lifetimeDuration(for: source))
             }

@@ -57,11 +57,16 @@ struct KerberosLibraryTests {
         let site = try await Fixtures.shared.kerberos()
         let (credential, cache) = try await source.credential(site.kdc)
         defer { cache?.remove() }
+        let service = KerberosServiceName(host: "127.0.0.1")
+        #expect(credential.kerberos?.hasTicket(for: service) == false)
         let (response, json) = try await Self.get(site.origin + "whoami", credential: credential)
         #expect(response.status == .ok, "\(json)")
         #expect(response.authenticationMechanism == .kerberos)
         #expect(json["user"].string == Users.alicePrincipal, "\(json)")
         #expect(json["authorization"].string == "Negotiate")
+        // Its ticket is cached now: the next requests need no KDC (and no timeout race).
+        #expect(credential.kerberos?.hasTicket(for: service) == true)
+        #expect(credential.kerberos?.hasTicket(for: KerberosServiceName(host: "localhost")) == false)
     }
 
     /// Through the Kerberos parent (`via:`), `407 Proxy-Authenticate: Negotiate` answered with

@@ -141,15 +141,27 @@ extension ClientExecution {
             return handshake.kerberosFailed(.credentialUnavailable("the credential has no Kerberos side"))
         }
         let bindings = handshake.channelBindings
-        let attempt = Task { () async -> Result<KerberosInitiatorContext, KerberosError> in
+        let result: Result<KerberosInitiatorContext, KerberosError>
+        let mayFallBack = handshake.policy.kerberos == .prefer && handshake.credential.canUseNTLM
+        if mayFallBack && !kerberos.hasTicket(for: service) {
+            // The KDC may be asked: bounded, so that a silent KDC costs NTLM, not a hang.
+            let attempt = Task { () async -> Result<KerberosInitiatorContext, KerberosError> in
+                do throws(KerberosError) {
+                    return .success(try await kerberos.initiate(service, channelBindings: bindings))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            result = await Self.awaitTicket(attempt, timeout: handshake.policy.kerberosTimeout, service: service)
+        } else {
+            // A cached ticket (the common case: every request after the first), or nothing to
+            // fall back to: no race, no extra tasks.
             do throws(KerberosError) {
-                return .success(try await kerberos.initiate(service, channelBindings: bindings))
+                result = .success(try await kerberos.initiate(service, channelBindings: bindings))
             } catch {
-                return .failure(error)
+                result = .failure(error)
             }
         }
-        let mayFallBack = handshake.policy.kerberos == .prefer && handshake.credential.canUseNTLM
-        let result = await Self.awaitTicket(attempt, timeout: mayFallBack ? handshake.policy.kerberosTimeout : nil, service: service)
         switch result {
         case .success(let context):
             logger.trace("Kerberos ticket ready", metadata: ["service": "\(service)", "principal": "\(context.principal)"])
@@ -167,8 +179,7 @@ extension ClientExecution {
 
     /// The outcome of `attempt`, or a timeout failure after `timeout` (the attempt itself is
     /// left to finish).
-    static func awaitTicket(_ attempt: Task<Result<KerberosInitiatorContext, KerberosError>, Never>, timeout: Duration?, service: KerberosServiceName) async -> Result<KerberosInitiatorContext, KerberosError> {
-        guard let timeout else { return await attempt.value }
+    static func awaitTicket(_ attempt: Task<Result<KerberosInitiatorContext, KerberosError>, Never>, timeout: Duration, service: KerberosServiceName) async -> Result<KerberosInitiatorContext, KerberosError> {
         let once = NIOLockedValueBox<CheckedContinuation<Result<KerberosInitiatorContext, KerberosError>, Never>?>(nil)
         return await withCheckedContinuation { continuation in
             once.withLockedValue { $0 = continuation }
