@@ -33,7 +33,7 @@ struct GatewayModeTests {
         }
     }
 
-    static func start(password: String = "Alice-Pass1") async throws -> Stack {
+    static func start(password: String = "Alice-Pass1", logs: NIOLockedValueBox<[String]>? = nil) async throws -> Stack {
         let counters = Counters()
         let (backend, backendTask) = try await EchoBackend.start()
         let originClient = NTLMHTTPClient()
@@ -51,7 +51,8 @@ struct GatewayModeTests {
         let gatewayClient = NTLMHTTPClient(configuration: gatewayConfiguration)
         let credential = HTTPCredential(userName: "CORP\\alice", password: Password(password))
         let gatewayMode = GatewayMode(forwarder: Forwarder(client: gatewayClient, backend: try BackendURL(parsing: "http://127.0.0.1:\(origin.port)/"), credential: credential))
-        let gateway = try await ProxyListener.bind(ListenerOptions(port: 0), handler: gatewayMode, logger: Logger(label: "test.gateway"))
+        let gatewayLogger = logs.map { box in Logger(label: "test.gateway") { _ in CapturingLogHandler(lines: box) } } ?? Logger(label: "test.gateway")
+        let gateway = try await ProxyListener.bind(ListenerOptions(port: 0), handler: gatewayMode, logger: gatewayLogger)
         let tasks = [backendTask, Task { try await origin.serve() }, Task { try await gateway.serve() }]
         return Stack(gateway: gateway, origin: origin, backend: backend, tasks: tasks, clients: [originClient, gatewayClient], counters: counters)
     }
@@ -69,6 +70,29 @@ struct GatewayModeTests {
         // Three more requests: still one handshake at the origin (pooled connection).
         for _ in 0..<3 { #expect(try await connection.request("GET", "/again").status == 200) }
         #expect(stack.counters.authenticated.withLockedValue { $0 } == 1)
+    }
+
+    /// A response that breaks off after its head still gets its access line, saying so, and
+    /// the client's connection is closed (it cannot be framed any more).
+    @Test func aResponseThatBreaksOffStillGetsItsAccessLine() async throws {
+        let logs = NIOLockedValueBox<[String]>([])
+        let stack = try await Self.start(logs: logs)
+        defer { Task { await stack.stop() } }
+        let connection = try await RawHTTPConnection.connect(port: stack.gateway.port)
+        try connection.send("GET /broken HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+        let received = try await connection.receiveUntilClosed()
+        let text = String(decoding: received, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 200"))
+        #expect(text.lowercased().contains("content-length: \(EchoBackend.brokenLength)"))
+        #expect(received.count < EchoBackend.brokenLength, "the client got a cut-off body and then the close")
+        var line: String? = nil
+        for _ in 0..<1000 where line == nil {
+            line = logs.withLockedValue { $0.first { $0.hasPrefix("info GET /broken ") } }
+            if line == nil { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        let accessLine = try #require(line)
+        #expect(accessLine.contains("GET /broken 200 "))
+        #expect(accessLine.contains("response interrupted after \(EchoBackend.brokenSent) body bytes"))
     }
 
     @Test(arguments: [false, true])

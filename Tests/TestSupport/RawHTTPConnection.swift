@@ -94,6 +94,16 @@ public final class RawHTTPConnection: @unchecked Sendable {
         try await Self.offload { try self.readBytes(count) }
     }
 
+    /// Reads everything until the peer closes (or the receive timeout ends the wait), for
+    /// responses that cannot be framed, e.g. one cut off mid-body.
+    public func receiveUntilClosed() async throws -> [UInt8] {
+        try await Self.offload {
+            while (try? self.fill()) != nil {}
+            defer { self.buffer.removeAll() }
+            return self.buffer
+        }
+    }
+
     /// Reads one response without sending anything first (e.g. inside a tunnel).
     public func receiveResponse(method: String = "GET") async throws -> Response {
         try await Self.offload { try self.readResponse(method: method) }

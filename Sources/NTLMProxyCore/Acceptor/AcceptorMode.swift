@@ -78,10 +78,15 @@ public struct AcceptorMode: ConnectionHandler {
                     }
                     let extra: [(String, String)] = finalToken.map { [("WWW-Authenticate", $0)] } ?? []
                     if let forwarder {
-                        let outcome = try await forwarder.forward(
-                            head, on: connection, setHeaders: [(identityHeader, identity.qualifiedName)],
-                            removeHeaders: [identityHeader, "authorization"], responseHeaders: extra, logger: logger)
-                        status = outcome.status
+                        do {
+                            let outcome = try await forwarder.forward(
+                                head, on: connection, setHeaders: [(identityHeader, identity.qualifiedName)],
+                                removeHeaders: [identityHeader, "authorization"], responseHeaders: extra, logger: logger)
+                            status = outcome.status
+                        } catch let interrupted as ResponseInterrupted {
+                            AccessLog.record(logger, head, status: interrupted.status, user: user, started: started, interrupted: interrupted)
+                            return
+                        }
                     } else {
                         try await connection.drainBody()
                         let page = WhoAmIPage.render(identity: identity, client: connection.clientDescription, acceptsHTML: head.headers["accept"].contains { $0.contains("text/html") })

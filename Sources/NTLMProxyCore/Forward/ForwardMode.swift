@@ -226,7 +226,12 @@ public struct ForwardMode: ConnectionHandler {
         // A client that asked `Expect: 100-continue` and never got to send its body cannot
         // continue on this connection (RFC 9110 §10.1.1).
         let stays = keepAlive && !continueGate.leavesBodyUnread
-        try await relay.write(response, for: head, on: connection, keepAlive: stays)
+        do {
+            try await relay.write(response, for: head, on: connection, keepAlive: stays)
+        } catch {
+            AccessLog.record(logger, head, status: error.status, user: usedCredential?.qualifiedUser, started: started, interrupted: error)
+            throw error
+        }
         AccessLog.record(logger, head, status: Int(response.status.code), user: usedCredential?.qualifiedUser, started: started)
         return stays
     }

@@ -20,9 +20,20 @@ struct ResponseRelay {
 
     static let bufferedChallengeBodyLimit = 64 * 1024
 
-    /// Writes `response` as the answer to `head`; returns the body bytes written.
+    /// Writes `response` as the answer to `head`; returns the body bytes written. Any failure
+    /// on the way is thrown as `ResponseInterrupted`, so the caller can still log the request.
     @discardableResult
-    func write(_ response: NTLMHTTPResponse, for head: HTTPRequestHead, on connection: ServerConnection, keepAlive: Bool) async throws -> Int {
+    func write(_ response: NTLMHTTPResponse, for head: HTTPRequestHead, on connection: ServerConnection, keepAlive: Bool) async throws(ResponseInterrupted) -> Int {
+        var written = 0
+        do {
+            try await write(response, for: head, on: connection, keepAlive: keepAlive, written: &written)
+            return written
+        } catch {
+            throw ResponseInterrupted(status: Int(response.status.code), bytesWritten: written, cause: error)
+        }
+    }
+
+    private func write(_ response: NTLMHTTPResponse, for head: HTTPRequestHead, on connection: ServerConnection, keepAlive: Bool, written: inout Int) async throws {
         var headers = response.headers
         HopByHopHeaders.strip(&headers)
         for name in removing { headers.remove(name: name) }
@@ -31,7 +42,6 @@ struct ResponseRelay {
         for (name, value) in setting { headers.replaceOrAdd(name: name, value: value) }
         SimpleResponses.connectionHeader(&headers, version: head.version, keepAlive: keepAlive)
         var iterator = response.body.makeAsyncIterator()
-        var written = 0
         if let padding = challengeBodyPadding, response.status == .unauthorized, head.method != .HEAD {
             var collected = ByteBuffer()
             var overflow: ByteBuffer? = nil
@@ -50,7 +60,8 @@ struct ResponseRelay {
                 }
                 headers.replaceOrAdd(name: "Content-Length", value: String(collected.readableBytes))
                 try await connection.writeResponse(HTTPResponseHead(version: head.version, status: response.status, headers: headers), body: collected)
-                return collected.readableBytes
+                written = collected.readableBytes
+                return
             }
             try await connection.writeHead(HTTPResponseHead(version: head.version, status: response.status, headers: headers))
             for chunk in [collected, overflow] where chunk.readableBytes > 0 {
@@ -67,6 +78,5 @@ struct ResponseRelay {
             }
         }
         try await connection.writeEnd()
-        return written
     }
 }

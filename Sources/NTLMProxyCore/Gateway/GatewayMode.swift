@@ -47,6 +47,9 @@ public struct GatewayMode: ConnectionHandler {
                     try? await connection.writeResponse(response, body: body)
                     AccessLog.record(logger, head, status: Int(failure.status.code), started: started)
                     return
+                } catch let interrupted as ResponseInterrupted {
+                    AccessLog.record(logger, head, status: interrupted.status, started: started, interrupted: interrupted)
+                    return
                 }
             }
         } catch let error as HTTPParserError {

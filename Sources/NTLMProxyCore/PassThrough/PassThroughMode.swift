@@ -114,6 +114,7 @@ public struct PassThroughMode: ConnectionHandler {
             let relay = ResponseRelay(viaName: viaName, challengeBodyPadding: configuration.pad401To)
             try await relay.write(response, for: head, on: connection, keepAlive: stays)
         } catch {
+            AccessLog.record(logger, head, status: error.status, user: pinned ? session.user : nil, started: started, interrupted: error)
             if pinned { _ = session.finishRequest() }
             throw error
         }

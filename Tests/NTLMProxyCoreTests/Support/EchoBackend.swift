@@ -7,7 +7,13 @@ import NIOHTTP1
 
 /// A plain in-process backend for tests: answers every request with the headers it
 /// received, the length and SHA-256 of the body, as `name: value` lines.
+///
+/// `/broken` is the exception: a 200 announcing `brokenLength` bytes, of which only
+/// `brokenSent` come before the connection closes.
 struct EchoBackend: ConnectionHandler {
+    static let brokenLength = 100_000
+    static let brokenSent = 1_000
+
     func serve(_ connection: ServerConnection, logger: Logger) async {
         do {
             while let head = try await connection.nextRequestHead() {
@@ -16,6 +22,13 @@ struct EchoBackend: ConnectionHandler {
                 while let chunk = try await connection.nextBodyChunk() {
                     length += chunk.readableBytes
                     chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                }
+                if head.uri == "/broken" {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Content-Length", value: String(Self.brokenLength))
+                    try await connection.writeHead(HTTPResponseHead(version: head.version, status: .ok, headers: headers))
+                    try await connection.writeBody(ByteBuffer(repeating: 0x61, count: Self.brokenSent))
+                    return
                 }
                 var lines = ["method: \(head.method)", "uri: \(head.uri)", "length: \(length)"]
                 lines.append("sha256: " + hasher.finalize().map { String(format: "%02x", $0) }.joined())
