@@ -27,14 +27,14 @@ struct KerberosOptions: ParsableArguments {
     var spn: String = KerberosServiceName.Canonicalization.gssapi.rawValue
 
     func validate() throws {
-        guard CredentialAuthentication.Mode(rawValue: auth.lowercased()) != nil else {
-            throw ValidationError("--auth must be one of: \(CredentialAuthentication.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard CredentialAuthentication.Mode(name: auth) != nil else {
+            throw ValidationError("--auth must be one of: \(CredentialAuthentication.Mode.acceptedNames)")
         }
         guard KerberosServiceName.Canonicalization(rawValue: spn.lowercased()) != nil else {
             throw ValidationError("--spn must be one of: \(KerberosServiceName.Canonicalization.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard keytab == nil || ticketCache == nil else { throw ValidationError("--keytab and --ticket-cache exclude each other") }
-        let mode = CredentialAuthentication.Mode(rawValue: auth.lowercased())
+        let mode = CredentialAuthentication.Mode(name: auth)
         if (keytab != nil || ticketCache != nil), mode == .ntlm || mode == .basic {
             throw ValidationError("--keytab/--ticket-cache need --auth auto or kerberos")
         }
@@ -42,7 +42,7 @@ struct KerberosOptions: ParsableArguments {
 
     /// The flags as the configuration layer takes them.
     var flags: ConfigurationLoader.KerberosFlags {
-        let mode = CredentialAuthentication.Mode(rawValue: auth.lowercased()) ?? .auto
+        let mode = CredentialAuthentication.Mode(name: auth) ?? .auto
         let canonicalization = KerberosServiceName.Canonicalization(rawValue: spn.lowercased()) ?? .gssapi
         return ConfigurationLoader.KerberosFlags(
             authentication: CredentialAuthentication(mode: mode, spnCanonicalization: canonicalization),

@@ -41,6 +41,42 @@ struct ConfigurationKerberosTests {
         #expect(svc.authenticationSummary == "auth auto, SPN gssapi, Kerberos svc from password")
     }
 
+    /// The policy names of the issue (`prefer-kerberos`, `kerberos-only`, `ntlm-only`) are
+    /// synonyms of `auto`, `kerberos`, `ntlm`, in the file and on the command line.
+    @Test func policyNamesAreSynonyms() throws {
+        let all = try credentials("""
+              prefer: {user: 'CORP\\svc', password-env: PW, auth: prefer-kerberos}
+              only: {user: 'CORP\\svc', password-env: PW, auth: Kerberos-Only}
+              never: {user: 'CORP\\svc', password-env: PW, auth: ntlm-only}
+            """, environment: ["PW": ConfigurationFixtures.secret])
+        #expect(all["prefer"]?.authentication.mode == .auto)
+        #expect(all["only"]?.authentication.mode == .kerberos)
+        #expect(all["never"]?.authentication.mode == .ntlm)
+        #expect(all["never"]?.kerberos == nil)
+        #expect(CredentialAuthentication.Mode(name: "sometimes") == nil)
+        #expect(CredentialAuthentication.Mode.acceptedNames == "auto (or prefer-kerberos), kerberos (or kerberos-only), ntlm (or ntlm-only), basic")
+    }
+
+    /// The renewal margin and the two windows reach the credential's ticket policy; a short
+    /// rejection block is warned about (each retry is a failed logon).
+    @Test func ticketWindowsAreConfigurable() throws {
+        let listener = "\nlisteners:\n  - {name: gw, listen: 8080, mode: gateway, backend: \"http://intranet/\", credential: svc}\n"
+        let configuration = try scratch.load("""
+            credentials:
+              svc: {user: 'CORP\\svc', password-env: PW, kerberos: {renew-before: 10m, retry-after-failure: 2m, block-after-rejection: 30s}}
+              plain: {user: 'CORP\\svc', password-env: PW}
+            """ + listener, environment: ["PW": ConfigurationFixtures.secret])
+        let all = Dictionary(uniqueKeysWithValues: configuration.credentials.map { ($0.name, $0) })
+        let expected = TicketRenewalPolicy(renewBefore: .seconds(600), retryAfterFailure: .seconds(120), rejectionWindow: .seconds(30))
+        #expect(all["svc"]?.authentication.ticketPolicy == expected)
+        #expect(all["svc"]?.kerberos?.policy == expected)
+        #expect(all["plain"]?.kerberos?.policy == .default)
+        #expect(configuration.warnings.map(\.description).contains { $0.contains("block-after-rejection: a refused password would be offered again every 30s") }, "\(configuration.warnings)")
+        #expect(throws: ConfigurationError.self) {
+            _ = try scratch.load("credentials:\n  svc: {user: 'CORP\\svc', password-env: PW, kerberos: {retry-after-failure: 0}}" + listener, environment: ["PW": "x"])
+        }
+    }
+
     @Test func keytabsAndTicketCachesNeedNoPassword() throws {
         let keytab = try scratch.write("svc.keytab", "not really a keytab")
         let all = try credentials("""

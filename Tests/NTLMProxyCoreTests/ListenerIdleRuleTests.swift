@@ -32,8 +32,7 @@ struct ListenerIdleRuleTests {
         let options = ListenerOptions(port: 0, idleTimeout: .seconds(4), allowsTunnels: allowsTunnels)
         let listener = try await ProxyListener.bind(options, handler: SlowHandler(delay: .seconds(7)), logger: Logger(label: "test.idle"))
         let task = Task { try await listener.serve() }
-        let connection = try await RawHTTPConnection.connect(port: listener.port, timeoutSeconds: 30)
-        let response = try await connection.request("GET", "/slow")
+        let (connection, response) = try await RawHTTPConnection.connectAndRequest(port: listener.port, "GET", "/slow")
         #expect(response.status == 200, "\(response.text)")
         #expect(await connection.isClosedByPeer(), "idle after its answer, the connection is closed")
         task.cancel()

@@ -77,6 +77,16 @@ public final class RawHTTPConnection: @unchecked Sendable {
         try await offload { try RawHTTPConnection(syncPort: port, timeoutSeconds: timeoutSeconds) }
     }
 
+    /// Connects and sends a request from one thread, so no wait for the task scheduler sits
+    /// between the listener's accept and the request head (tests of an idle timeout under a
+    /// loaded parallel run); returns the connection and the response.
+    public static func connectAndRequest(port: Int, _ method: String = "GET", _ path: String = "/", timeoutSeconds: Int = 30) async throws -> (RawHTTPConnection, Response) {
+        try await offload {
+            let connection = try RawHTTPConnection(syncPort: port, timeoutSeconds: timeoutSeconds)
+            return (connection, try connection.syncRequest(method, path, headers: [], body: []))
+        }
+    }
+
     public func request(_ method: String = "GET", _ path: String = "/", headers: [(String, String)] = [], body: [UInt8] = []) async throws -> Response {
         try await Self.offload { try self.syncRequest(method, path, headers: headers, body: body) }
     }

@@ -8,7 +8,7 @@ extension ConfigurationParser {
         "allow-basic", "auth", "kerberos",
     ]
     static let secretSourceKeys = ["password", "password-env", "password-file", "nt-hash", "nt-hash-env", "nt-hash-file"]
-    static let kerberosKeys = ["principal", "keytab", "ticket-cache", "spn", "timeout"]
+    static let kerberosKeys = ["principal", "keytab", "ticket-cache", "spn", "timeout", "renew-before", "retry-after-failure", "block-after-rejection"]
 
     /// The `credentials:` mapping, name to settings, each resolved at once.
     mutating func parseCredentials(_ node: ConfigurationNode) throws(ConfigurationError) -> [(CredentialConfiguration, Int?)] {
@@ -36,8 +36,8 @@ extension ConfigurationParser {
         var authentication = CredentialAuthentication(mode: .auto)
         if let authNode = map["auth"] {
             let text = try authNode.nonEmptyString().lowercased()
-            guard let mode = CredentialAuthentication.Mode(rawValue: text) else {
-                throw authNode.error("unknown auth \(authNode.shownValue) (one of: \(CredentialAuthentication.Mode.allCases.map(\.rawValue).joined(separator: ", ")))")
+            guard let mode = CredentialAuthentication.Mode(name: text) else {
+                throw authNode.error("unknown auth \(authNode.shownValue) (one of: \(CredentialAuthentication.Mode.acceptedNames))")
             }
             authentication.mode = mode
             if mode == .basic { allowBasic = true }
@@ -125,7 +125,8 @@ extension ConfigurationParser {
         var source: KerberosCredentialSource?
     }
 
-    /// `kerberos: {principal, keytab | ticket-cache, spn, timeout}`.
+    /// `kerberos: {principal, keytab | ticket-cache, spn, timeout, renew-before,
+    /// retry-after-failure, block-after-rejection}`.
     mutating func parseKerberosSettings(_ node: ConfigurationNode, authentication: inout CredentialAuthentication) throws(ConfigurationError) -> KerberosSettings {
         let map = try node.mapping()
         try map.checkKeys(allowed: ConfigurationParser.kerberosKeys)
@@ -157,6 +158,19 @@ extension ConfigurationParser {
         }
         if let value = map["timeout"] {
             authentication.kerberosTimeout = try value.duration()
+        }
+        if let value = map["renew-before"] {
+            authentication.ticketPolicy.renewBefore = try value.duration()
+        }
+        if let value = map["retry-after-failure"] {
+            authentication.ticketPolicy.retryAfterFailure = try value.duration()
+        }
+        if let value = map["block-after-rejection"] {
+            let window = try value.duration()
+            authentication.ticketPolicy.rejectionWindow = window
+            if window < .seconds(60) {
+                warnings.append(value.warning("a refused password would be offered again every \(ConfigurationDuration.format(window)); each try is a failed logon that counts towards the account's lockout"))
+            }
         }
         if authentication.mode == .ntlm || authentication.mode == .basic {
             warnings.append(node.warning("ignored: auth \(authentication.mode.rawValue) never uses Kerberos"))

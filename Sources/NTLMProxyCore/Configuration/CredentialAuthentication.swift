@@ -17,6 +17,24 @@ public struct CredentialAuthentication: Hashable, Sendable, CustomStringConverti
         /// Basic only (the password is sent; TLS or an explicit opt-in).
         case basic
 
+        /// The policy names the issue tracker and other tools use, taken as synonyms.
+        static let aliases: [String: Mode] = ["prefer-kerberos": .auto, "kerberos-only": .kerberos, "ntlm-only": .ntlm]
+
+        /// Parses `auth:`/`--auth` (case-insensitive): a mode's name or one of its aliases.
+        public init?(name: String) {
+            let text = name.lowercased()
+            guard let mode = Mode(rawValue: text) ?? Self.aliases[text] else { return nil }
+            self = mode
+        }
+
+        /// The accepted names, for error messages.
+        public static var acceptedNames: String {
+            allCases.map { mode in
+                let synonyms = aliases.filter { $0.value == mode }.map(\.key).sorted()
+                return synonyms.isEmpty ? mode.rawValue : "\(mode.rawValue) (or \(synonyms.joined(separator: ", ")))"
+            }.joined(separator: ", ")
+        }
+
         /// The `KerberosUse` of the handshake policy.
         public var kerberosUse: KerberosUse {
             switch self {
@@ -34,17 +52,22 @@ public struct CredentialAuthentication: Hashable, Sendable, CustomStringConverti
     /// NT hash alone (it cannot get tickets). The same rule for the file and the command line.
     public func kerberosSide(source: KerberosCredentialSource?, password: Password?, principal: String) -> KerberosCredential? {
         guard mode == .auto || mode == .kerberos, let source = source ?? password.map(KerberosCredentialSource.password) else { return nil }
-        return KerberosCredential(source: source, principal: principal)
+        return KerberosCredential(source: source, principal: principal, policy: ticketPolicy)
     }
     /// How the service name `HTTP@host` is formed for the ticket request.
     public var spnCanonicalization: KerberosServiceName.Canonicalization
     /// How long `auto` waits for a ticket before using NTLM for that request.
     public var kerberosTimeout: Duration
+    /// When tickets are renewed, and how long an unavailable KDC or a refused credential keeps
+    /// Kerberos from being tried again.
+    public var ticketPolicy: TicketRenewalPolicy
 
-    public init(mode: Mode = .auto, spnCanonicalization: KerberosServiceName.Canonicalization = .gssapi, kerberosTimeout: Duration = .seconds(5)) {
+    public init(mode: Mode = .auto, spnCanonicalization: KerberosServiceName.Canonicalization = .gssapi, kerberosTimeout: Duration = .seconds(5),
+                ticketPolicy: TicketRenewalPolicy = .default) {
         self.mode = mode
         self.spnCanonicalization = spnCanonicalization
         self.kerberosTimeout = kerberosTimeout
+        self.ticketPolicy = ticketPolicy
     }
 
     /// NTLM only: what credentials configured without any Kerberos setting (programmatically,
