@@ -95,6 +95,42 @@ struct KerberosLibraryTests {
         #expect(json["user"].string == Users.alicePrincipal, "\(json)")
     }
 
+    /// The Kerberos + NTLM origin is connection-bound and answers `Persistent-Auth: true`, as
+    /// IIS does (`authPersistNonNTLM`): after the first request's ticket, the kept-alive
+    /// connection's next requests go without one, and the origin still knows alice on them.
+    /// (The Kerberos-only origin says nothing of the kind: there every request carries a
+    /// ticket, `KerberosGatewayTests`.)
+    @Test func aKerberosLogonTheOriginKeepsIsNotRepeated() async throws {
+        let site = try await Fixtures.shared.kerberos()
+        let credential = HTTPCredential(userName: Users.alice, password: Password(Users.alicePassword), kerberosPrincipal: "alice")
+        let client = NTLMHTTPClient(logger: quietLogger)
+        let marker = UInt32.random(in: 0...UInt32.max)
+        do {
+            for n in 1...3 {
+                let response = try await client.execute(NTLMHTTPRequest(url: site.both + "whoami?persistent=\(marker)&n=\(n)"), credential: credential, timeout: .seconds(30))
+                let json = JSON(parsing: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+                #expect(response.status == .ok, "\(json)")
+                #expect(response.headers.first(name: "persistent-auth") == "true")
+                #expect(json["user"].string == Users.alicePrincipal, "\(json)")
+                // The ticket went with the first request only.
+                #expect(json["authorization"].string == (n == 1 ? "Negotiate" : nil), "request \(n): \(json)")
+                #expect(response.authenticationMechanism == (n == 1 ? .kerberos : nil))
+            }
+            try await client.shutdown()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        // Apache's view: three requests as alice on one connection, one AP-REQ among them
+        // (before them, the first contact's 401 that offered Negotiate and NTLM).
+        let lines = await site.accessLogLines(count: 3) { $0.contains(" fx=both ") && $0.contains("persistent=\(marker)&n=") && $0.contains("status=200") }
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.filter { $0.contains("tok=krb mech=Negotiate/krb5") }.count == 1, "\(lines)")
+        #expect(lines.allSatisfy { $0.contains("user=\"\(Users.alicePrincipal)\"") && $0.contains("status=200") }, "\(lines)")
+        let connections = Set(lines.compactMap { $0.split(separator: " ").first { $0.hasPrefix("conn=") } })
+        #expect(connections.count == 1, "\(lines)")
+    }
+
     /// Ways of not wanting Kerberos.
     enum NoKerberos: String, CaseIterable, Sendable, CustomTestStringConvertible {
         /// A Kerberos-capable credential, the client's policy `.never` (`auth: ntlm`).

@@ -2,6 +2,7 @@ import Kerberos
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
 import NTLM
 
 /// What `RequestExecution` and `TunnelExecution` share: one call of the client that runs over
@@ -81,13 +82,15 @@ extension ClientExecution {
         }
     }
 
-    /// A request authenticated with `handshake` succeeded on `connection`: the upstream's
-    /// mechanism is remembered for new connections, and the connection's own for its next
-    /// request (nothing more for NTLM, a fresh ticket for Kerberos).
-    func rememberSuccess(of handshake: AuthHandshake, on connection: HTTP1Connection) {
+    /// A request authenticated with `handshake` succeeded on `connection` with `response`:
+    /// the upstream's mechanism is remembered for new connections, and the connection's own
+    /// standing for its next request (nothing more for NTLM or a persistent Kerberos logon, a
+    /// fresh ticket for Kerberos otherwise).
+    func rememberSuccess(of handshake: AuthHandshake, on connection: HTTP1Connection, response: HTTPResponseHead) {
         guard let mechanism = handshake.mechanism else { return }
         if let remembered = handshake.mechanismToRemember { client.pool.remember(remembered, for: key) }
-        connection.authentication.withLockedValue { $0 = mechanism }
+        let standing = ConnectionAuthentication(mechanism: mechanism, target: handshake.target, responseHeaders: response.headers)
+        connection.authentication.withLockedValue { $0 = standing }
     }
 
     /// The handshake for a request with `credential` to `host` (the origin's, or the proxy's),
@@ -113,7 +116,7 @@ extension ClientExecution {
             let remembered = client.pool.rememberedMechanism(for: key).flatMap { fresh.adapted($0) }
             mechanism = remembered ?? policy.preemptiveScheme.flatMap { fresh.preemptiveMechanism(for: $0) }
         } else {
-            let used = connection.authentication.withLockedValue { $0 }.flatMap { fresh.adapted($0) }
+            let used = connection.authentication.withLockedValue { $0 }?.mechanismForNextRequest.flatMap { fresh.adapted($0) }
             mechanism = used?.isPerRequest == true ? used : nil
         }
         var action = fresh.start(preemptiveMechanism: mechanism)

@@ -16,10 +16,10 @@ final class HTTP1Connection: Sendable, CustomStringConvertible {
     let handler: NIOLoopBound<HTTP1ConnectionHandler>
     /// RFC 5929 tls-server-end-point bindings of this connection's TLS session, if any.
     let channelBindings: ChannelBindings?
-    /// The mechanism our credential last authenticated with on this connection: a
-    /// connection-bound one (NTLM) means later requests go without credentials, a per-request
-    /// one (Basic, Kerberos) that they carry their own.
-    let authentication = NIOLockedValueBox<HTTPAuthMechanism?>(nil)
+    /// How our credential last authenticated on this connection: a logon the connection keeps
+    /// (NTLM; Kerberos with `Persistent-Auth: true`) means later requests go without
+    /// credentials, otherwise (Basic, Kerberos) they carry their own.
+    let authentication = NIOLockedValueBox<ConnectionAuthentication?>(nil)
 
     var eventLoop: any EventLoop { channel.eventLoop }
     var description: String { "#\(id)" }

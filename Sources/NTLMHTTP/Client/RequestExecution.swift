@@ -184,7 +184,7 @@ struct RequestExecution: ClientExecution {
                 // The mechanism that ran for this request, if credentials went with it.
                 let mechanism = authorization != nil ? running.mechanism : nil
                 if let mechanism {
-                    rememberSuccess(of: running, on: current)
+                    rememberSuccess(of: running, on: current, response: head)
                     var metadata: Logger.Metadata = [
                         "mechanism": "\(mechanism)", "user": "\(running.credential.qualifiedUser)", "connection": "\(current)",
                         "connection-bound": "\(authenticated)",
