@@ -129,4 +129,47 @@ struct KerberosFallbackTests {
         }
         #expect(try await site.kdc.failedPreauth("bob") - failed0 == 1, "the wrong password went to the KDC more than once")
     }
+
+
+    /// `--client-auth basic` and no credential of the proxy's own: each client's password gets
+    /// that user's own Kerberos tickets for the Kerberos parent, for requests and CONNECT. A
+    /// wrong password is a 407 asking again (naming the KDC's refusal), and costs one failed
+    /// pre-authentication however often the client sends it. (Here, not in KerberosForwardTests:
+    /// this suite is serialized, and bob's failed pre-authentications are counted.)
+    @Test func clientBasicGetsTheClientsOwnKerberosTickets() async throws {
+        let site = try await Fixtures.shared.kerberos()
+        let wrong = "Wrong-Pass7"
+        let failed0 = try await site.kdc.failedPreauth("bob")
+        try await ForwardCLI.start(
+            parents: [site.parent], user: nil, password: nil, extra: ["--client-auth", "basic"], environment: site.kdc.environment,
+            name: "kerberos-client-basic"
+        ).use { proxy in
+            let denied = try await ProxyCurl.run(proxy: proxy.proxyURL, [site.backend + "whoami"])
+            #expect(denied.status == 407, "\(denied)")
+            let users = [(Users.alice, Users.alicePassword, Users.alicePrincipal), (Users.bob, Users.bobPassword, "bob@NTLMTEST.TEST")]
+            for (user, password, principal) in users {
+                let login = ["--proxy-basic", "-U", "\(user):\(password)"]
+                let response = try await ProxyCurl.run(proxy: proxy.proxyURL, login + [site.backend + "whoami?client-basic"])
+                #expect(response.status == 200, "\(response)\n\(proxy.process.log)")
+                #expect(response.json["x_remote_user"].string == principal, "\(response.body)")
+                let tunnel = try await ProxyCurl.run(proxy: proxy.proxyURL, login + ["-p", site.backend + "whoami?client-basic-tunnel"])
+                #expect(tunnel.status == 200, "\(tunnel)\n\(proxy.process.log)")
+            }
+            let wrongLogin = ["--proxy-basic", "-U", "\(Users.bob):\(wrong)"]
+            for n in 1...3 {
+                let refused = try await ProxyCurl.run(proxy: proxy.proxyURL, wrongLogin + [site.backend + "whoami?wrong=\(n)"])
+                #expect(refused.status == 407, "\(refused)\n\(proxy.process.log)")
+                #expect(refused.body.contains("KDC") && refused.body.contains("enter the right password"), "\(refused.body)")
+                #expect(!refused.body.contains(wrong))
+            }
+            let refusedTunnel = try await ProxyCurl.run(proxy: proxy.proxyURL, wrongLogin + ["-p", site.backend + "whoami?wrong-tunnel"])
+            #expect(refusedTunnel.status != 200, "\(refusedTunnel)")
+            #expect(proxy.process.isRunning)
+            for secret in [wrong, Users.alicePassword, Users.bobPassword] { #expect(!proxy.process.log.contains(secret)) }
+        }
+        let lines = await site.accessLogLines(count: 2) { $0.contains(" fx=parent ") && $0.contains("whoami?client-basic HTTP") && $0.contains("status=200") }
+        #expect(lines.contains { $0.contains("tok=krb") && $0.contains("user=\"\(Users.alicePrincipal)\"") }, "\(lines)")
+        #expect(lines.contains { $0.contains("tok=krb") && $0.contains("user=\"bob@NTLMTEST.TEST\"") }, "\(lines)")
+        #expect(try await site.kdc.failedPreauth("bob") - failed0 == 1, "the wrong password went to the KDC more than once")
+    }
 }

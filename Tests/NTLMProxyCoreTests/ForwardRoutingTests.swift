@@ -1,5 +1,6 @@
 import NIOHTTP1
 import NTLM
+import Kerberos
 import NTLMHTTP
 import Testing
 @testable import NTLMProxyCore
@@ -129,6 +130,23 @@ struct ForwardRoutingTests {
         #expect(qualified.qualifiedUser == #"OTHER\bob"#)
         #expect(qualified.ntlm?.ntHash == NTHash(password: "pw:with:colons"))
         #expect(!"\(qualified)".contains("pw:with"))
+    }
+
+    /// Under `auth: auto` (the default without a listener credential) a client's Basic also
+    /// gets a Kerberos side: tickets from its password, as the principal its name implies;
+    /// under `ntlm` none.
+    @Test func basicCredentialsGetKerberosUnlessTheListenerSaysNTLM() throws {
+        let auto = ClientCredentialCache(defaultDomain: "CORP", authentication: CredentialAuthentication(mode: .auto))
+        let alice = try auto.credential(from: ["Basic " + Base64.encode(Array(#"CORP\alice:Secret-1"#.utf8))])
+        #expect(alice.kerberos?.principal == "alice")
+        #expect(alice.kerberos?.source == .password(Password("Secret-1")))
+        #expect(alice.canUseNTLM)
+        let upn = try auto.credential(from: ["Basic " + Base64.encode(Array("bob@CORP.EXAMPLE.COM:Secret-2".utf8))])
+        #expect(upn.kerberos?.principal == "bob@CORP.EXAMPLE.COM")
+        #expect(!"\(upn)".contains("Secret-2"))
+
+        let ntlmOnly = ClientCredentialCache(defaultDomain: "CORP", authentication: CredentialAuthentication(mode: .ntlm))
+        #expect(try ntlmOnly.credential(from: ["Basic " + Base64.encode(Array(#"CORP\alice:Secret-1"#.utf8))]).kerberos == nil)
     }
 
     @Test func missingOrMalformedBasic() {

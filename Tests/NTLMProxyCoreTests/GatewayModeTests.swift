@@ -72,6 +72,17 @@ struct GatewayModeTests {
         #expect(stack.counters.authenticated.withLockedValue { $0 } == 1)
     }
 
+    /// `Persistent-Auth` speaks of the gateway's own logon upstream: the client never sees it.
+    @Test func persistentAuthOfTheUpstreamIsNotPassedOn() async throws {
+        let stack = try await Self.start()
+        defer { Task { await stack.stop() } }
+        let connection = try await RawHTTPConnection.connect(port: stack.gateway.port)
+        let response = try await connection.request("GET", "/persistent-auth")
+        #expect(response.status == 200)
+        #expect(echoField(response.text, "uri") == "/persistent-auth")
+        #expect(response.header("persistent-auth") == nil)
+    }
+
     /// A response that breaks off after its head still gets its access line, saying so, and
     /// the client's connection is closed (it cannot be framed any more).
     @Test func aResponseThatBreaksOffStillGetsItsAccessLine() async throws {

@@ -52,8 +52,9 @@ public enum ForwardClientAuthentication: Hashable, Sendable {
     /// for a loopback listener).
     case none
     /// Clients must send `Proxy-Authorization: Basic`; ntlmproxy authenticates to the parent
-    /// with that user's own credential (NTLM/Negotiate), with a connection pool per client
-    /// credential. Over plain HTTP the client's password crosses the wire in clear text, so
+    /// with that user's own credential (NTLM/Negotiate, Kerberos tickets obtained with the
+    /// user's password unless the listener's credential says `auth: ntlm`), with a connection
+    /// pool per client credential. Over plain HTTP the client's password crosses the wire in clear text, so
     /// bind such a listener to loopback or a trusted network.
     case basic(realm: String)
     /// The client's own `Proxy-Authorization` (NTLM/Negotiate) is relayed to the parent over

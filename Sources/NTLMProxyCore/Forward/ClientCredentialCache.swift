@@ -2,10 +2,12 @@ import NIOConcurrencyHelpers
 import NTLM
 import NTLMHTTP
 
-/// Turns a client's `Proxy-Authorization: Basic` into the NTLM credential used toward the
-/// parent (forward mode with `client-auth: basic`), remembering the result so the NT hash
-/// is computed once per user and password, and so equal credentials share one upstream
-/// connection pool (design invariant 2: the pool key is the credential).
+/// Turns a client's `Proxy-Authorization: Basic` into the credential used toward the parent
+/// (forward mode with `client-auth: basic`): NTLM, and, unless the listener's `auth` rules it
+/// out, Kerberos tickets of the client's own, obtained with its password. The result is
+/// remembered so the NT hash is computed (and the KDC asked) once per user and password, and
+/// so equal credentials share one upstream connection pool (design invariant 2: the pool key
+/// is the credential).
 ///
 /// Entries are keyed by the Basic token itself and kept only in memory; the table is
 /// bounded and cleared when full.
@@ -18,9 +20,13 @@ final class ClientCredentialCache: Sendable {
     static let capacity = 1024
     private let entries = NIOLockedValueBox<[String: HTTPCredential]>([:])
     let defaultDomain: String
+    /// How clients' credentials authenticate upstream; its Kerberos side (tickets from the
+    /// client's password) only under `auto` and `kerberos`.
+    let authentication: CredentialAuthentication
 
-    init(defaultDomain: String) {
+    init(defaultDomain: String, authentication: CredentialAuthentication = .ntlmOnly) {
         self.defaultDomain = defaultDomain
+        self.authentication = authentication
     }
 
     /// The credential in the first `Proxy-Authorization: Basic` value.
@@ -38,7 +44,11 @@ final class ClientCredentialCache: Sendable {
         var (domain, user) = NTLMCredentials.splitUserName(name)
         if domain.isEmpty { domain = defaultDomain }
         let qualified = domain.isEmpty ? user : "\(domain)\\\(user)"
-        let credential = HTTPCredential(userName: qualified, password: password)
+        // The principal from the name as typed: `alice@REALM` as given, else the bare user.
+        let principal = HTTPCredential.kerberosPrincipal(forUserName: name)
+        let kerberos = authentication.kerberosSide(source: nil, password: password, principal: principal)
+        let credential = HTTPCredential(
+            ntlm: NTLMCredentials(user: user, domain: domain, password: password), kerberos: kerberos)
         entries.withLockedValue { entries in
             if entries.count >= Self.capacity { entries.removeAll() }
             entries[token] = credential

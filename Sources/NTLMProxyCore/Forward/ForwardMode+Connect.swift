@@ -57,6 +57,9 @@ extension ForwardMode {
                     if case .connectTimeout = error as? NTLMHTTPClientError { sawTimeout = true }
                     failures.append("\(parent.name): \(error)")
                 } catch {
+                    if let refusal = ForwardPages.kdcRejected(error, credential: credential, identity: identity, configuration: configuration) {
+                        return .blocked(refusal)
+                    }
                     let timedOut = (error as? NTLMHTTPClientError).map { $0 == .timeout || $0 == .idleTimeout } ?? false
                     let message = "CONNECT \(authority) via parent \(parent.name): \(error)"
                     return timedOut ? .failed(.timedOut(message), status: .gatewayTimeout) : .failed(.failed(message), status: .badGateway)

@@ -27,7 +27,10 @@ public struct ForwardMode: ConnectionHandler {
     public init(upstreams: ForwardUpstreams, viaName: String = "ntlmproxy") {
         self.upstreams = upstreams
         router = ForwardRouter(configuration: upstreams.configuration)
-        credentials = ClientCredentialCache(defaultDomain: upstreams.configuration.credential?.httpCredential.domain ?? "")
+        // Clients' own credentials follow the listener credential's `auth` (`auto` without one).
+        credentials = ClientCredentialCache(
+            defaultDomain: upstreams.configuration.credential?.httpCredential.domain ?? "",
+            authentication: upstreams.configuration.credential?.authentication ?? CredentialAuthentication(mode: .auto))
         self.viaName = viaName
     }
 
@@ -197,6 +200,9 @@ public struct ForwardMode: ConnectionHandler {
                     failures.append("\(error)")
                 }
             } catch let error as NTLMHTTPClientError {
+                if let parent, let refusal = ForwardPages.kdcRejected(error, credential: upstreamCredential(identity, parent: parent), identity: identity, configuration: configuration) {
+                    return try await refuse(refusal, head: head, on: connection, keepAlive: keepAlive && !continueGate.leavesBodyUnread, started: started, logger: logger)
+                }
                 let status: HTTPResponseStatus = (error == .timeout || error == .idleTimeout) ? .gatewayTimeout : .badGateway
                 let via = parent.map { " via parent \($0.name)" } ?? ""
                 return try await refuse(ForwardPages.Refusal(status: status, message: "\(target.authority)\(via): \(error)"), head: head, on: connection, keepAlive: false, started: started, logger: logger)

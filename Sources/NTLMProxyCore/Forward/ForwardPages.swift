@@ -47,6 +47,20 @@ enum ForwardPages {
             message: "the parent proxy \(parent.name) rejected the configured credential of \(user). ntlmproxy will not send it there again for \(seconds) s (to avoid locking the account). Fix the password and restart ntlmproxy.")
     }
 
+    /// The KDC refused a client's own password (`client-auth: basic`, Kerberos tickets from it):
+    /// the client is asked again, like after a parent's rejection. `nil` for anything else
+    /// (the configured credential's failures are a 502 naming the KDC's reason).
+    static func kdcRejected(_ error: any Error, credential: HTTPCredential?, identity: ForwardMode.ClientIdentity, configuration: ForwardConfiguration) -> Refusal? {
+        guard case .client = identity, case .basic(let realm) = configuration.clientAuthentication,
+              case .authentication(.kerberos(let kerberos))? = error as? NTLMHTTPClientError, kerberos.isCredentialRejection,
+              let credential, let window = credential.kerberos?.policy.rejectionWindow
+        else { return nil }
+        return Refusal(
+            status: .proxyAuthenticationRequired,
+            message: "the Kerberos KDC refused the password of \(credential.qualifiedUser) (\(kerberos)). It is not offered again for \(window.components.seconds) s, so that your account is not locked; enter the right password.",
+            basicRealm: realm)
+    }
+
     /// The credential is blocked at this parent (it was rejected within the window).
     static func lockout(parent: ParentProxyConfiguration, user: String, remaining: Duration, identity: ForwardMode.ClientIdentity, configuration: ForwardConfiguration) -> Refusal {
         let seconds = max(1, remaining.components.seconds)

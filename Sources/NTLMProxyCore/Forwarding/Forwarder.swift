@@ -73,6 +73,11 @@ public struct Forwarder: Sendable {
             // The client cannot answer the upstream's NTLM challenge through us.
             relay.removing = ["www-authenticate"]
         }
+        if credential != nil {
+            // `Persistent-Auth` describes our logon on our upstream connection, not anything
+            // between the client and us.
+            relay.removing.append("persistent-auth")
+        }
         let keepAlive = clientKeepAlive
         let bytesOut = try await relay.write(response, for: head, on: connection, keepAlive: keepAlive)
         return Outcome(status: Int(response.status.code), bytesOut: bytesOut, keepAlive: keepAlive)

@@ -8,6 +8,7 @@ import NIOHTTP1
 /// A plain in-process backend for tests: answers every request with the headers it
 /// received, the length and SHA-256 of the body, as `name: value` lines.
 ///
+/// `/persistent-auth` adds `Persistent-Auth: true` (as IIS does after a Kerberos logon).
 /// `/broken` is the exception: a 200 announcing `brokenLength` bytes, of which only
 /// `brokenSent` come before the connection closes.
 struct EchoBackend: ConnectionHandler {
@@ -37,6 +38,7 @@ struct EchoBackend: ConnectionHandler {
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Length", value: String(body.utf8.count))
                 headers.add(name: "Content-Type", value: "text/plain")
+                if head.uri == "/persistent-auth" { headers.add(name: "Persistent-Auth", value: "true") }
                 try await connection.writeResponse(HTTPResponseHead(version: head.version, status: .ok, headers: headers), body: ByteBuffer(string: body))
             }
         } catch {}
