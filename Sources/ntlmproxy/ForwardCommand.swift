@@ -76,6 +76,7 @@ struct ForwardCommand: AsyncParsableCommand {
         options.tunnels = tunnel
         options.ntlmv1 = ntlmv1
         options.allowBasic = allowBasic
+        options.clientCredentialAuthentication = kerberos.flags.authentication
 
         let cntlm = try cntlmConfig.map { path in
             try CommandLineConfiguration.cntlmConfiguration(path: path, passwordFile: user == nil ? passwordFile : nil, interactive: user == nil)

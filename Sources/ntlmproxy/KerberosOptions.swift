@@ -6,7 +6,7 @@ import NTLMProxyCore
 /// come from (`--keytab`, `--ticket-cache`, the password), for gateway, forward and probe.
 struct KerberosOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "auto, kerberos, ntlm or basic (default auto: Kerberos when the upstream offers Negotiate and a ticket can be had, else NTLM).",
+        "auto, kerberos, ntlm or basic (default auto: Kerberos when the upstream offers Negotiate and a ticket can be had, else NTLM); with forward --client-auth basic, for the clients' own credentials.",
         valueName: "mode"))
     var auth: String = "auto"
 

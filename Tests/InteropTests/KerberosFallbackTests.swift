@@ -171,5 +171,17 @@ struct KerberosFallbackTests {
         #expect(lines.contains { $0.contains("tok=krb") && $0.contains("user=\"\(Users.alicePrincipal)\"") }, "\(lines)")
         #expect(lines.contains { $0.contains("tok=krb") && $0.contains("user=\"bob@NTLMTEST.TEST\"") }, "\(lines)")
         #expect(try await site.kdc.failedPreauth("bob") - failed0 == 1, "the wrong password went to the KDC more than once")
+
+        // `--auth ntlm` reaches the clients' credentials: no ticket, and this Kerberos-only
+        // parent answers the SPNEGO-wrapped NTLM with a SPNEGO reject (no acceptable
+        // mechanism): a 502 saying so, not a wrong password.
+        try await ForwardCLI.start(
+            parents: [site.parent], user: nil, password: nil, extra: ["--client-auth", "basic", "--auth", "ntlm"], environment: site.kdc.environment,
+            name: "kerberos-client-basic-ntlm"
+        ).use { proxy in
+            let refused = try await ProxyCurl.run(proxy: proxy.proxyURL, ["--proxy-basic", "-U", "\(Users.alice):\(Users.alicePassword)", site.backend + "whoami?client-ntlm"])
+            #expect(refused.status == 502, "\(refused)\n\(proxy.process.log)")
+            #expect(refused.body.contains("no acceptable SPNEGO mechanism"), "\(refused.body)")
+        }
     }
 }

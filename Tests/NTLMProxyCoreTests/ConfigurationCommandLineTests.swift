@@ -79,6 +79,18 @@ struct ConfigurationCommandLineTests {
         #expect(configuration.warnings[0].message.contains("only loopback clients are allowed until you add --allow rules"))
     }
 
+    /// `--auth` reaches the clients' own credentials under `--client-auth basic`.
+    @Test func authAppliesToClientCredentials() throws {
+        var options = ForwardCommandLine()
+        options.parents = ["p:1"]
+        options.clientAuthentication = "basic"
+        #expect(try options.makeConfiguration(credential: nil).listeners.first?.forward?.clientCredentialAuthentication.mode == .auto)
+        options.clientCredentialAuthentication = CredentialAuthentication(mode: .ntlm)
+        #expect(try options.makeConfiguration(credential: nil).listeners.first?.forward?.clientCredentialAuthentication.mode == .ntlm)
+        options.clientCredentialAuthentication = CredentialAuthentication(mode: .basic)
+        #expect(throws: ConfigurationError.self) { try options.makeConfiguration(credential: nil) }
+    }
+
     @Test func errorsNameTheFlag() throws {
         var options = ForwardCommandLine()
         options.parents = ["p:1"]

@@ -133,6 +133,12 @@ struct ConfigurationForwardTests {
         #expect(relay.warnings.contains { $0.keyPath == "credentials.corp" })
         let defaultRealm = try load(forward("    parents: [p:1]\n    client-auth: basic\n"))
         #expect(defaultRealm.listeners.first?.forward?.clientAuthentication == .basic(realm: "ntlmproxy"))
+        // Clients' own credentials: Kerberos tickets too (auto) unless client-mechanism says not.
+        #expect(defaultRealm.listeners.first?.forward?.clientCredentialAuthentication.mode == .auto)
+        let ntlmOnly = try load(forward("    parents: [p:1]\n    client-auth: basic\n    client-mechanism: ntlm-only\n"))
+        #expect(ntlmOnly.listeners.first?.forward?.clientCredentialAuthentication.mode == .ntlm)
+        #expect(throws: ConfigurationError.self) { try load(forward("    parents: [p:1]\n    client-auth: relay\n    client-mechanism: ntlm\n")) }
+        #expect(throws: ConfigurationError.self) { try load(forward("    parents: [p:1]\n    client-auth: basic\n    client-mechanism: basic\n")) }
     }
 
     @Test func warnings() throws {

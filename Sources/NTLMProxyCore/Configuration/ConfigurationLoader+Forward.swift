@@ -2,7 +2,7 @@ import NTLM
 
 extension ConfigurationParser {
     static let forwardKeys = [
-        "parents", "credential", "rules", "no-proxy", "access", "client-auth", "realm", "lockout-window", "parent-retry",
+        "parents", "credential", "rules", "no-proxy", "access", "client-auth", "client-mechanism", "realm", "lockout-window", "parent-retry",
         "connect-timeout", "idle-connections", "idle-timeout", "headers", "ntlm", "allow-basic",
     ]
     static let parentKeys = ["address", "name", "scheme", "credential"]
@@ -32,6 +32,13 @@ extension ConfigurationParser {
         }
         if let node = map["realm"] {
             guard case .basic = forward.clientAuthentication else { throw node.error("realm is used only with client-auth: basic") }
+        }
+        if let node = map["client-mechanism"] {
+            guard case .basic = forward.clientAuthentication else { throw node.error("client-mechanism is used only with client-auth: basic") }
+            guard let mode = CredentialAuthentication.Mode(name: try node.nonEmptyString()), mode != .basic else {
+                throw node.error("unknown client-mechanism \(node.shownValue) (one of: auto, kerberos, ntlm)")
+            }
+            forward.clientCredentialAuthentication.mode = mode
         }
         if let node = map["rules"] { forward.rules = try parseRules(node, parents: forward.parents) }
         if let node = map["no-proxy"] { forward.noProxy = try parseNoProxy(node) }

@@ -25,6 +25,8 @@ public struct ForwardCommandLine: Sendable {
     public var tunnels: [String] = []
     public var ntlmv1 = false
     public var allowBasic = false
+    /// `--auth` and `--spn`, for clients' own credentials under `--client-auth basic`.
+    public var clientCredentialAuthentication = CredentialAuthentication(mode: .auto)
 
     public static let defaultListen = "127.0.0.1:3128"
 
@@ -64,7 +66,12 @@ public struct ForwardCommandLine: Sendable {
         if let text = clientAuthentication {
             switch text.lowercased() {
             case "none": forward.clientAuthentication = .none
-            case "basic": forward.clientAuthentication = .basic(realm: "ntlmproxy")
+            case "basic":
+                forward.clientAuthentication = .basic(realm: "ntlmproxy")
+                guard clientCredentialAuthentication.mode != .basic else {
+                    throw ConfigurationError(keyPath: "--auth", message: "--client-auth basic takes auto, kerberos or ntlm (the clients' own credentials go to the parent with those)")
+                }
+                forward.clientCredentialAuthentication = clientCredentialAuthentication
             case "relay": forward.clientAuthentication = .relay
             default: throw ConfigurationError(keyPath: "--client-auth", message: "unknown value \"\(text)\" (one of: none, basic, relay)")
             }

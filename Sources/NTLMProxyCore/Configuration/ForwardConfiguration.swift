@@ -52,9 +52,9 @@ public enum ForwardClientAuthentication: Hashable, Sendable {
     /// for a loopback listener).
     case none
     /// Clients must send `Proxy-Authorization: Basic`; ntlmproxy authenticates to the parent
-    /// with that user's own credential (NTLM/Negotiate, Kerberos tickets obtained with the
-    /// user's password unless the listener's credential says `auth: ntlm`), with a connection
-    /// pool per client credential. Over plain HTTP the client's password crosses the wire in clear text, so
+    /// with that user's own credential (NTLM/Negotiate, and Kerberos tickets obtained with the
+    /// user's password as `clientCredentialAuthentication` allows), with a connection pool per
+    /// client credential. Over plain HTTP the client's password crosses the wire in clear text, so
     /// bind such a listener to loopback or a trusted network.
     case basic(realm: String)
     /// The client's own `Proxy-Authorization` (NTLM/Negotiate) is relayed to the parent over
@@ -77,6 +77,11 @@ public struct ForwardConfiguration: Sendable {
     /// Which client addresses may use the listener (loopback only when empty).
     public var access: AddressACL
     public var clientAuthentication: ForwardClientAuthentication
+    /// How clients' own credentials (`client-auth: basic`) authenticate upstream: `auto`
+    /// (the default) adds Kerberos tickets obtained with the client's password, `ntlm` never
+    /// uses Kerberos, `kerberos` nothing else (`client-mechanism:`, or `--auth` with
+    /// `--client-auth basic`).
+    public var clientCredentialAuthentication: CredentialAuthentication
     /// How long a credential a parent rejected is not sent to it again (invariant 7).
     public var lockoutWindow: Duration
     /// How often a parent that could not be reached is tried again in the background.
@@ -100,7 +105,8 @@ public struct ForwardConfiguration: Sendable {
         clientAuthentication: ForwardClientAuthentication = .none, lockoutWindow: Duration = .seconds(300),
         parentRetryInterval: Duration = .seconds(30), connectTimeout: Duration = .seconds(10),
         idleConnectionsPerParent: Int = 64, idleConnectionTimeout: Duration = .seconds(120),
-        addHeaders: [HTTPHeaderField] = [], ntlmPolicy: NTLMInitiatorPolicy = .default, allowBasic: Bool = false
+        addHeaders: [HTTPHeaderField] = [], ntlmPolicy: NTLMInitiatorPolicy = .default, allowBasic: Bool = false,
+        clientCredentialAuthentication: CredentialAuthentication = CredentialAuthentication(mode: .auto)
     ) {
         self.parents = parents
         self.credential = credential
@@ -108,6 +114,7 @@ public struct ForwardConfiguration: Sendable {
         self.noProxy = noProxy
         self.access = access
         self.clientAuthentication = clientAuthentication
+        self.clientCredentialAuthentication = clientCredentialAuthentication
         self.lockoutWindow = lockoutWindow
         self.parentRetryInterval = parentRetryInterval
         self.connectTimeout = connectTimeout
@@ -127,7 +134,7 @@ public struct ForwardConfiguration: Sendable {
         parts.append("rules=\(rules.rules.map { "\($0.pattern)>\($0.target)" })")
         parts.append("noproxy=\(noProxy.patterns.map(\.text))")
         parts.append("access=\(access.rules.map { "\($0.action)\($0.block)" })")
-        parts.append("client=\(clientAuthentication) lockout=\(lockoutWindow) retry=\(parentRetryInterval) connect=\(connectTimeout)")
+        parts.append("client=\(clientAuthentication)/\(clientCredentialAuthentication) lockout=\(lockoutWindow) retry=\(parentRetryInterval) connect=\(connectTimeout)")
         parts.append("idle=\(idleConnectionsPerParent)/\(idleConnectionTimeout) headers=\(addHeaders.map { "\($0.name):\($0.value)" }) basic=\(allowBasic)")
         parts.append("ntlm=\(ntlmPolicy)")
         return parts.joined(separator: "|")

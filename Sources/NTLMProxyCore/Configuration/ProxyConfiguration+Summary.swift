@@ -130,7 +130,7 @@ extension ProxyConfiguration {
         lines.append("clients: \(access)")
         switch forward.clientAuthentication {
         case .none: lines.append("client auth: none")
-        case .basic(let realm): lines.append("client auth: Basic (realm \"\(realm)\"), each client's own credential upstream")
+        case .basic(let realm): lines.append("client auth: Basic (realm \"\(realm)\"), each client's own credential upstream (\(forward.clientCredentialAuthentication.mode.rawValue))")
         case .relay: lines.append("client auth: relay (the client's own NTLM/Negotiate, pinned parent connection)")
         }
         let variant = NTLMResponseVariant(policy: forward.ntlmPolicy)

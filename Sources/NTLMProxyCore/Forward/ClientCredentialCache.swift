@@ -3,8 +3,9 @@ import NTLM
 import NTLMHTTP
 
 /// Turns a client's `Proxy-Authorization: Basic` into the credential used toward the parent
-/// (forward mode with `client-auth: basic`): NTLM, and, unless the listener's `auth` rules it
-/// out, Kerberos tickets of the client's own, obtained with its password. The result is
+/// (forward mode with `client-auth: basic`): NTLM, and, unless the listener's
+/// `client-mechanism` rules it out, Kerberos tickets of the client's own, obtained with its
+/// password. The result is
 /// remembered so the NT hash is computed (and the KDC asked) once per user and password, and
 /// so equal credentials share one upstream connection pool (design invariant 2: the pool key
 /// is the credential).

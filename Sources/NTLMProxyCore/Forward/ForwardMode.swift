@@ -27,10 +27,9 @@ public struct ForwardMode: ConnectionHandler {
     public init(upstreams: ForwardUpstreams, viaName: String = "ntlmproxy") {
         self.upstreams = upstreams
         router = ForwardRouter(configuration: upstreams.configuration)
-        // Clients' own credentials follow the listener credential's `auth` (`auto` without one).
         credentials = ClientCredentialCache(
             defaultDomain: upstreams.configuration.credential?.httpCredential.domain ?? "",
-            authentication: upstreams.configuration.credential?.authentication ?? CredentialAuthentication(mode: .auto))
+            authentication: upstreams.configuration.clientCredentialAuthentication)
         self.viaName = viaName
     }
 
