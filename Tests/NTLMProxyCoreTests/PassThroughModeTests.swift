@@ -562,11 +562,20 @@ struct PassThroughModeTests {
         try await client.send(PassThroughTestClient.head(
             "POST", "/protected/upload", version: "HTTP/1.1",
             headers: [("Authorization", "NTLM " + Base64.encode(initiator.negotiate())), ("Expect", "100-continue")], bodyLength: 50_000, forceLength: true))
-        let response = try await client.readResponse()
-        #expect(response.status == 401)
-        #expect(response.interim.isEmpty, "no 100 Continue for a leg the origin refused")
-        #expect(response.closes, "the unsent body leaves the connection unusable: Connection: close")
-        #expect(await client.isClosedByPeer())
+        let first = try await client.readResponse(stopAtInterim: true)
+        if first.status == 100 {
+            // Only when the origin's 401 took longer than the proxy's own expect-continue wait
+            // (1 s, like curl's; seen once in a loaded parallel run): the proxy then proceeds as
+            // a client would, and the body is wanted after all. A client sends it now.
+            try await client.send(Self.randomBytes(50_000))
+            let response = try await client.readResponse()
+            #expect(response.status == 401)
+        } else {
+            #expect(first.status == 401)
+            #expect(first.interim.isEmpty, "no 100 Continue for a leg the origin refused")
+            #expect(first.closes, "the unsent body leaves the connection unusable: Connection: close")
+            #expect(await client.isClosedByPeer())
+        }
         #expect(stack.origin.snapshot.continues == 0)
         await stack.stop()
     }
