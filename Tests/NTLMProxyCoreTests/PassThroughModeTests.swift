@@ -373,8 +373,9 @@ struct PassThroughModeTests {
     @Test func anIdlePinIsClosedAfterTheIdleTimeout() async throws {
         // (Long enough that a slow machine completes the handshake within it: the whole unit
         // run's CPU-bound suites can hold this test's task off the 2-CPU pool for seconds.)
-        let stack = try await Self.start { $0.pins.idleTimeout = .seconds(10) }
-        let client = try await stack.connect()
+        let stack = try await Self.start { $0.pins.idleTimeout = .seconds(20) }
+        // The client waits longer than the idle timeout for the close.
+        let client = try await PassThroughTestClient.connect(port: stack.port, timeoutSeconds: 60)
         let login = try await stack.recordingLog { try await client.login("alice") }
         let conn = try #require(login.final.field("conn").flatMap { Int($0) })
         #expect(await client.isClosedByPeer(), "the idle client connection is closed")
@@ -385,23 +386,26 @@ struct PassThroughModeTests {
     /// The idle timeout is about a pin with no request: a request whose answer takes longer
     /// than it (a slow page, a long download the client only reads) is not cut off.
     @Test func aSlowAnswerIsNotCutOffByThePinIdleTimeout() async throws {
-        let (stack, _, slow) = try await Self.slowAnswerOnAPin(.seconds(14))
+        let (stack, _, slow) = try await Self.slowAnswerOnAPin(.seconds(30))
         #expect(slow.field("user") == Self.alice)
         await stack.stop()
     }
 
-    /// A pass-through stack whose origin takes `slowAnswer` over `/protected/slow/`, with an 8 s
+    /// A pass-through stack whose origin takes `slowAnswer` over `/protected/slow/`, with a 20 s
     /// pin idle timeout, and a client logged in as alice that has had one slow answer (both 200).
     /// (When the idle clock restarts is checked on a virtual clock in HTTPIdleTimeoutHandlerTests;
-    /// here the answer outlasts the timeout by a wide margin, and the handshake has 8 s per leg:
-    /// with 4 s, the CPU-bound suites running alongside made it fail about one unit run in three.)
+    /// here the answer outlasts the timeout by a wide margin, and the handshake has 20 s per leg:
+    /// the first ~15 s of a unit run keep both CPUs busy with every suite at once, and with 4 s,
+    /// then 8 s, this test's task was held off long enough to fail one run in three, then one in
+    /// six.)
     static func slowAnswerOnAPin(
         _ slowAnswer: Duration, sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> (stack: Stack, client: PassThroughTestClient, slow: PassThroughTestClient.Response) {
         var options = FakeNTLMOrigin.Options()
         options.slowAnswer = slowAnswer
-        let stack = try await Self.start(origin: options) { $0.pins.idleTimeout = .seconds(8) }
-        let client = try await stack.connect()
+        let stack = try await Self.start(origin: options) { $0.pins.idleTimeout = .seconds(20) }
+        // The client waits longer than the slow answer takes.
+        let client = try await PassThroughTestClient.connect(port: stack.port, timeoutSeconds: 60)
         let login = try await stack.recordingLog({ try await client.login("alice") }, sourceLocation: sourceLocation)
         #expect(login.final.status == 200, sourceLocation: sourceLocation)
         let slow = try await stack.recordingLog({ try await client.request("GET", "/protected/slow/report") }, sourceLocation: sourceLocation)

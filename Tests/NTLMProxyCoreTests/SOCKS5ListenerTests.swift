@@ -256,9 +256,11 @@ struct StaticTunnelTests {
     }
 
     @Test func directConnectorReportsRefusedWithTheTarget() async throws {
-        let probe = try await EchoUpstream.start()
-        let deadPort = probe.port
-        await probe.stop()
+        // A port bound but never listened on: refused, and no other test's listener can take it
+        // meanwhile (a stopped server's port could be, and once was, reused at once).
+        let dead = try ClosedPort()
+        defer { withExtendedLifetime(dead) {} }
+        let deadPort = dead.port
         await #expect(throws: DirectConnectError.refused("127.0.0.1:\(deadPort)")) {
             _ = try await DirectConnector.connect(host: "127.0.0.1", port: deadPort, timeout: .seconds(5), group: MultiThreadedEventLoopGroup.singleton)
         }

@@ -16,14 +16,16 @@ import Testing
 // Everything random comes from one SplitMix64 seed, printed at start; set
 // NTLMPROXY_DIFF_SEED (decimal or 0x-hex) to replay a run.
 
-/// The shared peer. Unavailable: the test is skipped (cancelled; on compilers before 6.3,
-/// which lack `Test.cancel`, it returns early), or fails with NTLMPROXY_REQUIRE_INTEROP=1.
-fileprivate func diffPeer(caller: String = #function) throws -> PythonPeer? {
+/// The shared peer, fetched off the task pool (see `PythonPeer.sharedOffPool`). Unavailable:
+/// the test is skipped (cancelled; on compilers before 6.3, which lack `Test.cancel`, it
+/// returns early), or fails with NTLMPROXY_REQUIRE_INTEROP=1. Each test then runs its calls to
+/// the peer (thousands of blocking pipe round trips) outside the task pool through `runBlocking`.
+fileprivate func diffPeer(caller: String = #function) async throws -> PythonPeer? {
+    let peer = try await PythonPeer.sharedOffPool(caller: caller)
     #if compiler(>=6.3)
-    return try PythonPeer.sharedOrSkip(caller: caller)
-    #else
-    return try PythonPeer.shared(caller: caller)
+    guard let peer else { try Test.cancel("pyspnego peer unavailable (run scripts/test to set up .venv)") }
     #endif
+    return peer
 }
 
 fileprivate extension Dictionary where Key == String, Value == Any {
@@ -51,8 +53,12 @@ struct PySPNEGODifferentialTests {
     // MARK: 1. Random primitives
 
     @Test("1,000 random cases: NTLMv2 responses, MIC over real triples, RC4K, sign/seal keys and signatures")
-    func randomPrimitives() throws {
-        guard let peer = try diffPeer() else { return }
+    func randomPrimitives() async throws {
+        guard let peer = try await diffPeer() else { return }
+        try await runBlocking { try self.randomPrimitivesOffPool(peer) }
+    }
+
+    private func randomPrimitivesOffPool(_ peer: PythonPeer) throws {
         var rng = DiffSeed.generator(0x5052_494D)  // "PRIM"
         let start = ContinuousClock.now
         var check = DiffChecker()
@@ -296,8 +302,12 @@ struct PySPNEGODifferentialTests {
     }
 
     @Test("pyspnego upper-cases user names with Python's full case mapping (ß → SS); we use the simple one, as Windows does")
-    func knownUppercaseDifference() throws {
-        guard let peer = try diffPeer() else { return }
+    func knownUppercaseDifference() async throws {
+        guard let peer = try await diffPeer() else { return }
+        try await runBlocking { try self.knownUppercaseDifferenceOffPool(peer) }
+    }
+
+    private func knownUppercaseDifferenceOffPool(_ peer: PythonPeer) throws {
         let ntHash = NTHash(password: "Password").bytes
         let r = try peer.call([
             "op": "ntlmv2", "user": "straße", "domain": "Domain", "password": "Password",
@@ -314,8 +324,12 @@ struct PySPNEGODifferentialTests {
     // MARK: NTLMv1 (beyond the brief's NTLMv2 scope, cheap to check)
 
     @Test("200 random NTLMv1 cases: NT/LM responses, SessionBaseKey, KXKEY (ESS, LM_KEY, NON_NT_SESSION_KEY)")
-    func randomNTLMv1() throws {
-        guard let peer = try diffPeer() else { return }
+    func randomNTLMv1() async throws {
+        guard let peer = try await diffPeer() else { return }
+        try await runBlocking { try self.randomNTLMv1OffPool(peer) }
+    }
+
+    private func randomNTLMv1OffPool(_ peer: PythonPeer) throws {
         var rng = DiffSeed.generator(0x4E54_4C31)  // "NTL1"
         let start = ContinuousClock.now
         var check = DiffChecker()
@@ -370,8 +384,12 @@ struct PySPNEGODifferentialTests {
     }
 
     @Test("NTLMv1 contexts: pyspnego client at LM_COMPAT_LEVEL 0/1/2 → our acceptor; our .ntlmv1 initiator → pyspnego server", arguments: ["ntlm", "negotiate"])
-    func ntlmv1Contexts(protocolName: String) throws {
-        guard let peer = try diffPeer() else { return }
+    func ntlmv1Contexts(protocolName: String) async throws {
+        guard let peer = try await diffPeer() else { return }
+        try await runBlocking { try self.ntlmv1ContextsOffPool(peer, protocolName: protocolName) }
+    }
+
+    private func ntlmv1ContextsOffPool(_ peer: PythonPeer, protocolName: String) throws {
         var rng = DiffSeed.generator(protocolName == "ntlm" ? 0x5631_4E54 : 0x5631_5350)
         // ASCII passwords: LM hashes only agree for those (see randomNTLMv1).
         let accounts = DiffAccount.make(&rng, count: 10, defaultDomain: Self.acceptorDomain).map {
@@ -420,8 +438,12 @@ struct PySPNEGODifferentialTests {
 
 
     @Test("without SIGN or SEAL our initiator drops KEY_EXCH, so pyspnego (which ignores it then) and we agree")
-    func knownKeyExchangeDifference() throws {
-        guard let peer = try diffPeer() else { return }
+    func knownKeyExchangeDifference() async throws {
+        guard let peer = try await diffPeer() else { return }
+        try await runBlocking { try self.knownKeyExchangeDifferenceOffPool(peer) }
+    }
+
+    private func knownKeyExchangeDifferenceOffPool(_ peer: PythonPeer) throws {
         let account = DiffAccount(user: "alice", domain: "CORP", password: "Secret1!")
         let userFile = try Self.writeUserFile([account])
         defer { try? FileManager.default.removeItem(at: userFile.deletingLastPathComponent()) }
@@ -452,8 +474,12 @@ struct PySPNEGODifferentialTests {
     static let acceptorDomain = "DIFFDOM"
 
     @Test("pyspnego client → our NTLMAcceptor / SPNEGOAcceptor, 60 random users, right and wrong passwords", arguments: ["ntlm", "negotiate"])
-    func peerClientOurAcceptor(protocolName: String) throws {
-        guard let peer = try diffPeer() else { return }
+    func peerClientOurAcceptor(protocolName: String) async throws {
+        guard let peer = try await diffPeer() else { return }
+        try await runBlocking { try self.peerClientOurAcceptorOffPool(peer, protocolName: protocolName) }
+    }
+
+    private func peerClientOurAcceptorOffPool(_ peer: PythonPeer, protocolName: String) throws {
         var rng = DiffSeed.generator(protocolName == "ntlm" ? 0x4143_4E54 : 0x4143_5350)
         let start = ContinuousClock.now
         let accounts = DiffAccount.make(&rng, count: Self.contextAccounts, defaultDomain: Self.acceptorDomain)
@@ -516,8 +542,12 @@ struct PySPNEGODifferentialTests {
     }
 
     @Test("pyspnego client with channel bindings → our acceptor requiring them; a mismatch is refused")
-    func peerClientChannelBindings() throws {
-        guard let peer = try diffPeer() else { return }
+    func peerClientChannelBindings() async throws {
+        guard let peer = try await diffPeer() else { return }
+        try await runBlocking { try self.peerClientChannelBindingsOffPool(peer) }
+    }
+
+    private func peerClientChannelBindingsOffPool(_ peer: PythonPeer) throws {
         var rng = DiffSeed.generator(0x4342_4143)
         let account = DiffAccount(user: "Jürgen", domain: "MÜNCHEN", password: "pässwörd-with-more-than-14")
         var store = NTLMUserStore()
@@ -623,8 +653,12 @@ struct PySPNEGODifferentialTests {
     // MARK: 2. Full contexts: our initiator → pyspnego server
 
     @Test("our NTLMInitiator / SPNEGOInitiator → pyspnego server, 60 random users, right and wrong passwords", arguments: ["ntlm", "negotiate"])
-    func ourInitiatorPeerServer(protocolName: String) throws {
-        guard let peer = try diffPeer() else { return }
+    func ourInitiatorPeerServer(protocolName: String) async throws {
+        guard let peer = try await diffPeer() else { return }
+        try await runBlocking { try self.ourInitiatorPeerServerOffPool(peer, protocolName: protocolName) }
+    }
+
+    private func ourInitiatorPeerServerOffPool(_ peer: PythonPeer, protocolName: String) throws {
         var rng = DiffSeed.generator(protocolName == "ntlm" ? 0x494E_4E54 : 0x494E_5350)
         let start = ContinuousClock.now
         let accounts = DiffAccount.make(&rng, count: Self.contextAccounts, defaultDomain: "")
@@ -680,8 +714,12 @@ struct PySPNEGODifferentialTests {
     }
 
     @Test("our initiator with tls-server-end-point channel bindings → pyspnego server with the same; a mismatch is refused", arguments: ["ntlm", "negotiate"])
-    func ourInitiatorChannelBindings(protocolName: String) throws {
-        guard let peer = try diffPeer() else { return }
+    func ourInitiatorChannelBindings(protocolName: String) async throws {
+        guard let peer = try await diffPeer() else { return }
+        try await runBlocking { try self.ourInitiatorChannelBindingsOffPool(peer, protocolName: protocolName) }
+    }
+
+    private func ourInitiatorChannelBindingsOffPool(_ peer: PythonPeer, protocolName: String) throws {
         var rng = DiffSeed.generator(0x4342_494E)
         let account = DiffAccount(user: "ΣΊΣΥΦΟΣ", domain: "ΑΘΗΝΑ", password: "Pässwörd!Pässwörd!")
         let userFile = try Self.writeUserFile([account])

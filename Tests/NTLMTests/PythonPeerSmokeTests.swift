@@ -1,4 +1,5 @@
 import Foundation
+import NTLMTestSupport
 import Testing
 
 /// Proves the pyspnego peer and its Swift driver work, independently of the NTLM module:
@@ -10,8 +11,12 @@ struct PythonPeerSmokeTests {
     static let targetInfo = "02000c0044006f006d00610069006e0001000c0053006500720076006500720000000000"
 
     @Test("pyspnego reproduces the MS-NLMP 4.2.4 NTLMv2 vectors")
-    func ntlmv2Vectors() throws {
-        guard let peer = try PythonPeer.shared() else { return }
+    func ntlmv2Vectors() async throws {
+        guard let peer = try await PythonPeer.sharedOffPool() else { return }
+        try await runBlocking { try self.ntlmv2VectorsOffPool(peer) }
+    }
+
+    private func ntlmv2VectorsOffPool(_ peer: PythonPeer) throws {
         let r = try peer.call([
             "op": "ntlmv2",
             "user": "User",
@@ -37,8 +42,12 @@ struct PythonPeerSmokeTests {
     }
 
     @Test("pyspnego's RC4K and MS-NLMP 3.4.4 sealing match MS-NLMP 4.2.4")
-    func keyExchangeAndSealVectors() throws {
-        guard let peer = try PythonPeer.shared() else { return }
+    func keyExchangeAndSealVectors() async throws {
+        guard let peer = try await PythonPeer.sharedOffPool() else { return }
+        try await runBlocking { try self.keyExchangeAndSealVectorsOffPool(peer) }
+    }
+
+    private func keyExchangeAndSealVectorsOffPool(_ peer: PythonPeer) throws {
         let exported = [UInt8](repeating: 0x55, count: 16)  // 4.2.1.3 RandomSessionKey
         let enc = try peer.call([
             "op": "encrypt_session_key",
@@ -57,8 +66,12 @@ struct PythonPeerSmokeTests {
     }
 
     @Test("a rejected request answers with an error and the peer keeps serving")
-    func errorsDoNotKillThePeer() throws {
-        guard let peer = try PythonPeer.shared() else { return }
+    func errorsDoNotKillThePeer() async throws {
+        guard let peer = try await PythonPeer.sharedOffPool() else { return }
+        try await runBlocking { try self.errorsDoNotKillThePeerOffPool(peer) }
+    }
+
+    private func errorsDoNotKillThePeerOffPool(_ peer: PythonPeer) throws {
         #expect(throws: PythonPeerError.self) {
             _ = try peer.call(["op": "ntlmv2", "user": "User", "server_challenge": "0123"])
         }
@@ -68,8 +81,12 @@ struct PythonPeerSmokeTests {
     }
 
     @Test("pyspnego client and server authenticate each other through the helper", arguments: ["ntlm", "negotiate"])
-    func fullRoundTrip(protocolName: String) throws {
-        guard let peer = try PythonPeer.shared() else { return }
+    func fullRoundTrip(protocolName: String) async throws {
+        guard let peer = try await PythonPeer.sharedOffPool() else { return }
+        try await runBlocking { try self.fullRoundTripOffPool(peer, protocolName: protocolName) }
+    }
+
+    private func fullRoundTripOffPool(_ peer: PythonPeer, protocolName: String) throws {
         let userFile = FileManager.default.temporaryDirectory
             .appendingPathComponent("ntlmproxy-users-\(UUID().uuidString).txt")
         try "Domain:User:Password\n".write(to: userFile, atomically: true, encoding: .utf8)
@@ -89,8 +106,12 @@ struct PythonPeerSmokeTests {
     }
 
     @Test("parse decodes an NTLM Negotiate message")
-    func parseNegotiate() throws {
-        guard let peer = try PythonPeer.shared() else { return }
+    func parseNegotiate() async throws {
+        guard let peer = try await PythonPeer.sharedOffPool() else { return }
+        try await runBlocking { try self.parseNegotiateOffPool(peer) }
+    }
+
+    private func parseNegotiateOffPool(_ peer: PythonPeer) throws {
         let ctx = peer.contextName("parse")
         let first = try peer.call(["op": "client_new", "ctx": ctx, "user": "Domain\\User", "password": "Password", "protocol": "ntlm"])
         defer { _ = try? peer.call(["op": "ctx_close", "ctx": ctx]) }

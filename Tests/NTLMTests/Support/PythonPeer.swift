@@ -1,4 +1,5 @@
 import Foundation
+import NTLMTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -123,6 +124,14 @@ final class PythonPeer: @unchecked Sendable {
         FileHandle.standardError.write(Data(
             "note: skipping pyspnego interop in \(caller): \(why) (run scripts/test to set up .venv)\n".utf8))
         return nil
+    }
+
+    /// `shared()` from a thread of its own. The first use starts Python and waits for pyspnego
+    /// to import while every other user waits on the same lock; called on the task pool (two
+    /// threads on a 2-CPU machine) that stalled every other test for 12–15 s at the start of a
+    /// unit run, and the real-time tests then failed.
+    static func sharedOffPool(caller: String = #function) async throws -> PythonPeer? {
+        try await offload { try shared(caller: caller) }
     }
 
     #if compiler(>=6.3)
