@@ -130,7 +130,6 @@ struct KerberosFallbackTests {
         #expect(try await site.kdc.failedPreauth("bob") - failed0 == 1, "the wrong password went to the KDC more than once")
     }
 
-
     /// `--client-auth basic` and no credential of the proxy's own: each client's password gets
     /// that user's own Kerberos tickets for the Kerberos parent, for requests and CONNECT. A
     /// wrong password is a 407 asking again (naming the KDC's refusal), and costs one failed

@@ -11,11 +11,6 @@ struct ConnectionAuthentication: Sendable, Equatable {
     /// (IIS with `authPersistNonNTLM`, the default since IIS 7); never for Basic.
     var persists: Bool
 
-    init(mechanism: HTTPAuthMechanism, persists: Bool) {
-        self.mechanism = mechanism
-        self.persists = persists
-    }
-
     /// The standing after a successful response to a request authenticated with `mechanism`.
     ///
     /// `Persistent-Auth` is a Microsoft response header: `true` promises that the connection

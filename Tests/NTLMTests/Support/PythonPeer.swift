@@ -134,16 +134,6 @@ final class PythonPeer: @unchecked Sendable {
         try await offload { try shared(caller: caller) }
     }
 
-    #if compiler(>=6.3)
-    /// Like `shared()`, but an unavailable peer (with interop not required) cancels the current
-    /// test, which Swift Testing reports as skipped, instead of returning nil.
-    static func sharedOrSkip(caller: String = #function) throws -> PythonPeer {
-        guard let peer = try shared(caller: caller) else {
-            try Test.cancel("pyspnego peer unavailable (run scripts/test to set up .venv)")
-        }
-        return peer
-    }
-    #endif
 
     /// Starts a private peer (the caller owns it and should `close()` it) and checks that
     /// pyspnego imports (`ping`). Throws `.unavailable` when python, the script or pyspnego is
